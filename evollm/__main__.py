@@ -1,0 +1,3 @@
+from evollm.cli import main
+
+main()

@@ -1,0 +1,330 @@
+"""The evollm command line: parse, call one core function, render. No domain logic here.
+
+Every command body runs inside `_guard`, the one place where evollm's typed errors become a
+message on stderr and a named exit code (so `CliRunner` tests see the same codes as users).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from evollm import __version__
+from evollm.errors import EvollmError, InvalidKnowledgeBase
+
+app = typer.Typer(
+    name="evollm",
+    help="Explore how large language models evolved: timelines, paper cards, family trees, demos.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+DataOption = Annotated[
+    Optional[Path],
+    typer.Option("--data", envvar="EVOLLM_DATA", help="Use only the entries in this folder.", show_default=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+LabOption = Annotated[Optional[str], typer.Option("--lab", help="Only entries with a lab containing this text.")]
+KindOption = Annotated[Optional[str], typer.Option("--kind", help="Only entries of this kind (model, method, ...).")]
+TopicOption = Annotated[Optional[str], typer.Option("--topic", help="Only entries with this topic.")]
+FamilyOption = Annotated[Optional[str], typer.Option("--family", help="Only entries of this family (GPT, BERT, ...).")]
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _guard(func):
+    """Run a command; turn an EvollmError into its message on stderr and its exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except EvollmError as exc:
+            err = _console(stderr=True)
+            if isinstance(exc, InvalidKnowledgeBase):
+                for problem in exc.problems:
+                    err.print(str(problem), markup=False, soft_wrap=True)
+            err.print(f"Error: {exc.message}", markup=False, soft_wrap=True)
+            raise typer.Exit(int(exc.exit_code)) from None
+
+    return wrapper
+
+
+def command(*args, **kwargs):
+    """`app.command` with evollm's error boundary."""
+    return lambda func: app.command(*args, **kwargs)(_guard(func))
+
+
+def _load(data: Path | None):
+    from evollm.kb import load_knowledge_base
+
+    return load_knowledge_base(data)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+@command()
+def timeline(
+    years: Annotated[Optional[str], typer.Argument(help="A year (2019) or a range (2017..2020); none for an overview.")] = None,
+    lab: LabOption = None,
+    kind: KindOption = None,
+    topic: TopicOption = None,
+    family: FamilyOption = None,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Papers and models year by year, sorted by date."""
+    from evollm import query
+
+    span = query.parse_years(years)
+    kb = _load(data)
+    filtered = years is not None or any(v is not None for v in (lab, kind, topic, family))
+    entries = query.filter_entries(kb, years=span, lab=lab, kind=kind, topic=topic, family=family)
+    eras = query.load_eras()
+    if as_json:
+        _print_json(query.entries_json(entries))
+        return
+    from evollm.render import timeline as render
+
+    if filtered:
+        _console().print(render.year_tables(entries, eras))
+    else:
+        _console().print(render.overview(query.overview_rows(kb, eras)))
+        _console().print("Show one year with: evollm timeline 2019", style="dim")
+
+
+@command()
+def show(
+    entry_id: Annotated[str, typer.Argument(metavar="ID", help="An id, alias or loose spelling (GPT2, gpt-2).")],
+    open_link: Annotated[Optional[str], typer.Option("--open", help="Open a link in the browser: paper or code.")] = None,
+    run_demo: Annotated[bool, typer.Option("--run-demo", help="Run the entry's reference implementation.")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="With --run-demo: the short version.")] = False,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The card of one paper or model: problem, solution, key ideas, size, labs, lineage."""
+    from evollm import graph, query
+    from evollm.errors import NotFound, UsageError
+
+    if open_link is not None and open_link not in ("paper", "code"):
+        raise UsageError(f"--open takes paper or code, not {open_link!r}")
+    kb = _load(data)
+    entry = kb.resolve(entry_id)
+    if run_demo:
+        if not entry.demo:
+            with_demo = ", ".join(f"{e.id} ({e.demo})" for e in kb if e.demo) or "none"
+            raise NotFound(f"{entry.id} has no demo; entries with one: {with_demo}")
+        _run_demo(entry.demo, seed=0, quick=quick, overrides=[], as_json=as_json)
+        return
+    if open_link is not None:
+        url = entry.links.get(open_link)
+        if not url:
+            raise NotFound(f"{entry.id} has no {open_link} link")
+        import webbrowser
+
+        webbrowser.open(url)
+        _console(stderr=True).print(f"opened {url}", markup=False)
+        return
+    parents = [(kb.entries[p.id], p.relation, p.note) for p in entry.lineage]
+    children = [(kb.entries[c], link.relation, link.note) for c, link in kb.children(entry.id)]
+    adopted_by = [e for e in kb if entry.id in e.uses]
+    influenced = len(graph.descendants(kb, entry.id, depth=2))
+    if as_json:
+        data_out = query.entry_json(entry)
+        data_out["children"] = [{"id": c.id, "relation": r, "note": n} for c, r, n in children]
+        data_out["influenced"] = influenced
+        data_out["adopted_by"] = [e.id for e in adopted_by]
+        data_out["local_correction"] = entry.id in kb.overridden
+        _print_json(data_out)
+        return
+    from evollm.render.card import card
+
+    _console().print(card(
+        entry, parents=parents, children=children, uses=[kb.entries[u] for u in entry.uses],
+        adopted_by=adopted_by, influenced=influenced, overridden=entry.id in kb.overridden,
+        path=str(kb.paths[entry.id]),
+    ))
+
+
+@command()
+def tree(
+    entry_id: Annotated[Optional[str], typer.Argument(metavar="[ID]", help="Draw this entry's descendants.")] = None,
+    family: Annotated[Optional[str], typer.Option("--family", help="Draw a whole family from its oldest member.")] = None,
+    ancestors: Annotated[bool, typer.Option("--ancestors", help="Draw ancestors instead of descendants.")] = False,
+    depth: Annotated[Optional[int], typer.Option("--depth", help="At most this many generations.")] = None,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Family trees and lineage: an entry's descendants (or ancestors), or a family."""
+    from evollm import graph, query
+    from evollm.errors import UsageError
+
+    if (entry_id is None) == (family is None):
+        raise UsageError("give either an ID or --family NAME (e.g. evollm tree --family bert)")
+    if depth is not None and depth < 1:
+        raise UsageError(f"--depth must be 1 or more, got {depth}")
+    kb = _load(data)
+    if family is not None:
+        name = query.check_family(kb, family)
+        forest = graph.family_forest(kb, name)
+        title = f"The {name} family"
+    else:
+        root = kb.resolve(entry_id)
+        forest = [graph.build_tree(kb, root.id, upward=ancestors, depth=depth)]
+        title = f"{'Ancestors' if ancestors else 'Descendants'} of {root.name}"
+    if as_json:
+        _print_json([_node_json(node) for node in forest])
+        return
+    from evollm.render.tree import lineage_tree
+
+    _console().print(lineage_tree(forest, kb.entries, title))
+
+
+def _node_json(node) -> dict:
+    out = {"id": node.id, "relation": node.relation, "repeat": node.repeat, "children": []}
+    stack = [(node, out)]
+    while stack:
+        current, target = stack.pop()
+        for child in current.children:
+            child_out = {"id": child.id, "relation": child.relation, "repeat": child.repeat, "children": []}
+            target["children"].append(child_out)
+            stack.append((child, child_out))
+    return out
+
+
+@command()
+def search(
+    text: Annotated[str, typer.Argument(help="Words to look for in names, titles and write-ups.")],
+    limit: Annotated[int, typer.Option("--limit", help="Show at most this many matches.")] = 20,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ranked matches over names, aliases, titles, problems, solutions and key ideas."""
+    from evollm import query
+
+    if not text.strip():
+        from evollm.errors import UsageError
+
+        raise UsageError("empty search text; give one or more words, e.g. evollm search attention")
+    kb = _load(data)
+    hits = query.search(kb, text, limit)
+    if as_json:
+        _print_json([{**query.entry_json(e), "score": round(s, 2)} for s, e in hits])
+        return
+    if not hits:
+        _console(stderr=True).print(f"No entry matches {text!r}.", markup=False)
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    table.add_column("Date", style="dim", no_wrap=True)
+    table.add_column("Name", style="bold", overflow="fold")
+    table.add_column("Title", overflow="fold")
+    table.add_column("Id", style="dim", overflow="fold")
+    for _, entry in hits:
+        table.add_row(entry.date, entry.name, entry.title, entry.id)
+    _console().print(table)
+
+
+@command()
+def validate(data: DataOption = None) -> None:
+    """Check every entry and every rule across entries; list each problem as path:line."""
+    kb = _load(data)
+    err = _console(stderr=True)
+    for warning in kb.warnings:
+        err.print(f"warning: {warning}", markup=False, soft_wrap=True)
+    err.print(f"{len(kb)} entries, valid.", markup=False)
+
+
+# --- demos ----------------------------------------------------------------------------------
+
+
+@command()
+def demos(as_json: JsonOption = False) -> None:
+    """The registered reference implementations."""
+    from evollm.demos.registry import DEMOS
+
+    if as_json:
+        _print_json([
+            {"name": s.name, "entry": s.entry, "shows": s.shows, "checks": s.checks, "typical_seconds": s.typical_seconds}
+            for s in DEMOS.values()
+        ])
+        return
+    from evollm.render.demo import demos_table
+
+    _console().print(demos_table(DEMOS.values()))
+
+
+@command()
+def demo(
+    name: Annotated[str, typer.Argument(help="A demo name; see evollm demos.")],
+    quick: Annotated[bool, typer.Option("--quick", help="A short run (under 5 s) with looser budgets.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    settings: Annotated[Optional[list[str]], typer.Option("--set", help="Override a Config field: KEY=VALUE (repeatable).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a reference implementation and check the paper's claim. Exit 1 if a check fails."""
+    _run_demo(name, seed=seed, quick=quick, overrides=settings or [], as_json=as_json)
+
+
+def _run_demo(name: str, *, seed: int, quick: bool, overrides: list[str], as_json: bool) -> None:
+    from evollm.demos import runner
+
+    spec = runner.spec_of(name)
+    if as_json:
+        spec, result, seconds = runner.run_demo(name, seed=seed, quick=quick, overrides=overrides)
+        _print_json(runner.result_json(spec, result, seconds))
+    else:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                      console=_console(stderr=True), transient=True) as bar:
+            task = bar.add_task(f"running {spec.name}{' (quick)' if quick else ''}", total=1.0)
+            spec, result, seconds = runner.run_demo(
+                name, seed=seed, quick=quick, overrides=overrides,
+                progress=lambda fraction: bar.update(task, completed=min(1.0, max(0.0, fraction))),
+            )
+        from evollm.render.demo import demo_report
+
+        _console().print(demo_report(spec, result, seconds))
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+# --- the app --------------------------------------------------------------------------------
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"evollm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Explore how large language models evolved: timelines, paper cards, family trees, demos."""
+
+
+def main() -> None:
+    app()

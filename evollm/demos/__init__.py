@@ -1,0 +1,1 @@
+"""Reference implementations: the registry lives in `registry.py` (no numpy import there)."""

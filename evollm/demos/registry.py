@@ -1,0 +1,74 @@
+"""The registry of demos: a plain dict from demo name to where its code lives.
+
+Importing this module costs nothing (no numpy): the schema reads `DEMOS` to check that an entry's
+`demo` names a registered demo, and a demo's module is imported only when it runs. Data only ever
+names a key of this dict; it never names a module or a command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DemoSpec:
+    name: str
+    entry: str  # id of the knowledge-base entry whose idea it implements
+    shows: str  # what it shows, one line
+    checks: str  # what it checks, one line
+    typical_seconds: float  # a typical full run on 2 cores
+
+    @property
+    def module(self) -> str:
+        """The module under evollm.demos that holds `Config` and `run`."""
+        return "evollm.demos." + self.name.replace("-", "_")
+
+
+def _spec(name: str, entry: str, shows: str, checks: str, seconds: float) -> tuple[str, DemoSpec]:
+    return name, DemoSpec(name, entry, shows, checks, seconds)
+
+
+DEMOS: dict[str, DemoSpec] = dict(
+    [
+        _spec("ppo", "ppo", "PPO's clipped objective learns CartPole-v1",
+              "gradient check; sampled policy mean return >= 475", 30),
+        _spec("transformer", "transformer", "scaled dot-product and multi-head attention",
+              "vectorized == loop; causal mask leaks nothing; equivariance; logit scale", 1),
+        _spec("flash-attention", "flash-attention", "tiled attention with an online softmax",
+              "equals naive attention; logsumexp; counted memory traffic", 3),
+        _spec("kv-cache", "mqa", "KV caching with multi-head, grouped and multi-query attention",
+              "cached == recomputed tokens; >= 3x faster; cache bytes H:G:1", 8),
+        _spec("rlhf", "rlhf", "a Bradley-Terry reward model learned from preferences",
+              "held-out agreement and correlation with the true reward >= 0.9", 2),
+        _spec("dpo", "dpo", "direct preference optimization of a log-linear policy",
+              "loss starts at ln 2 and falls; implicit reward correlates >= 0.9", 5),
+        _spec("grpo", "deepseekmath", "group-relative policy optimization on a verifiable task",
+              "advantages mean 0 / std 1; equal rewards give zero gradient; accuracy >= 95%", 8),
+        _spec("lora", "lora", "low-rank adapters on a frozen weight",
+              "B = 0 leaves output unchanged; merged == adapter; recovers the update", 2),
+        _spec("rope", "rope", "rotary position embeddings",
+              "scores depend only on m - n; norms preserved; two layouts agree", 1),
+        _spec("moe", "moe", "noisy top-k gating and load balancing",
+              "k gates per token; Switch loss 1.0 when uniform; balanced load; beats dense", 15),
+        _spec("bpe", "bpe", "byte-level BPE trained on the knowledge base's own text",
+              "known merges; lossless round trip; compression > 1.5", 10),
+        _spec("speculative-decoding", "speculative-decoding", "draft-then-verify decoding",
+              "greedy equality; TV distance <= 0.01; tokens per call formula", 8),
+        _spec("chinchilla", "chinchilla", "compute-optimal model and data size",
+              "closed form == IsoFLOP search; refit recovers exponents", 2),
+        _spec("gptq", "gptq", "error-compensating 4- and 3-bit quantization",
+              "GPTQ error <= 0.9x round-to-nearest; equals RTN for isotropic Hessian", 1),
+        _spec("zero", "zero", "ZeRO-sharded data parallelism on simulated ranks",
+              "same trajectory as plain DP; per-rank bytes match the paper", 2),
+        _spec("paged-attention", "paged-attention", "a block table for the KV cache",
+              "paged == contiguous; waste < one block; >= 2x concurrency", 2),
+        _spec("mamba", "mamba", "the selective state-space scan",
+              "recurrence == closed form; delta = 0 leaves the state unchanged", 2),
+        _spec("performer", "performer", "FAVOR+ random-feature attention",
+              "positive features; error falls about as m^-1/2", 2),
+        _spec("distillation", "distilbert", "temperature-scaled soft-target distillation",
+              "gradient check; soft targets beat hard labels", 10),
+        _spec("alibi", "alibi", "attention with linear biases",
+              "slopes match the closed form; Toeplitz bias; exp(-m d) decay", 1),
+    ]
+)

@@ -1,0 +1,354 @@
+"""Find, read, validate and index the knowledge base.
+
+`load_knowledge_base()` returns a `KnowledgeBase` or raises `InvalidKnowledgeBase` listing every
+problem at once as `path:line: field: message`. YAML is read with the safe loader only (no tag can
+construct an object), files are capped in size and in how many nodes their aliases expand to, and
+links that leave the data folder are not followed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+from evollm.errors import InvalidKnowledgeBase, NotFound, Problem
+
+if TYPE_CHECKING:
+    from evollm.models import Entry, Parent
+
+MAX_FILE_BYTES = 256 * 1024  # a generous entry is ~6 KB
+MAX_NODES = 20_000  # YAML nodes one file may expand to, aliases counted each time they are used
+
+
+def _package_data() -> Path:
+    here = Path(__file__).resolve().parent
+    shipped = here / "data" / "papers"  # inside an installed wheel
+    return shipped if shipped.is_dir() else here.parent / "data" / "papers"  # a source checkout
+
+
+def user_home() -> Path:
+    """The user's own evollm folder: $EVOLLM_HOME, else $XDG_DATA_HOME/evollm."""
+    if os.environ.get("EVOLLM_HOME"):
+        return Path(os.environ["EVOLLM_HOME"]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "evollm"
+
+
+def user_papers() -> Path:
+    return user_home() / "papers"
+
+
+def data_dirs(data: Path | None = None) -> list[Path]:
+    """Where entries come from, later folders overriding earlier ones by id.
+
+    `--data DIR` (or $EVOLLM_DATA) replaces everything with DIR; otherwise the shipped entries
+    are extended, and corrected, by the user's own.
+    """
+    if data is None and os.environ.get("EVOLLM_DATA"):
+        data = Path(os.environ["EVOLLM_DATA"])
+    if data is not None:
+        return [data.expanduser()]
+    return [_package_data(), user_papers()]
+
+
+def normalize(name: str) -> str:
+    """The key names are compared by: "GPT-2", "gpt2" and "Gpt 2" are one name."""
+    return re.sub(r"[^a-z0-9]", "", name.casefold())
+
+
+@dataclass
+class KnowledgeBase:
+    entries: dict[str, "Entry"]  # id -> entry, sorted by (date, id)
+    paths: dict[str, Path]  # id -> the file it came from
+    overridden: set[str] = field(default_factory=set)  # ids a user entry corrected
+    warnings: list[Problem] = field(default_factory=list)
+    _names: dict[str, str] = field(default_factory=dict)  # normalized id/alias/name -> id
+    _children: dict[str, list[tuple[str, "Parent"]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for entry in self.entries.values():
+            for key in (entry.name, *entry.aliases, entry.id):  # id wins over alias over name
+                self._names[normalize(key)] = entry.id
+        for entry in self.entries.values():
+            for parent in entry.lineage:
+                self._children.setdefault(parent.id, []).append((entry.id, parent))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator["Entry"]:
+        return iter(self.entries.values())
+
+    def resolve(self, query: str) -> "Entry":
+        """The entry an id, alias or loose spelling names; NotFound with suggestions otherwise."""
+        if query in self.entries:
+            return self.entries[query]
+        key = normalize(query)
+        if key in self._names:
+            return self.entries[self._names[key]]
+        raise NotFound(f"no entry {query!r}{self._suggest(key)}")
+
+    def _suggest(self, key: str) -> str:
+        import difflib
+
+        close = difflib.get_close_matches(key, list(self._names), n=3, cutoff=0.6)
+        ids = list(dict.fromkeys(self._names[c] for c in close))
+        return f"; did you mean {' or '.join(repr(i) for i in ids)}?" if ids else ""
+
+    def children(self, entry_id: str) -> list[tuple[str, "Parent"]]:
+        """(child id, the child's lineage link) for each entry that names `entry_id` as parent."""
+        return self._children.get(entry_id, [])
+
+    def families(self) -> dict[str, list[str]]:
+        """Family name -> member ids in date order."""
+        out: dict[str, list[str]] = {}
+        for entry in self.entries.values():
+            if entry.family:
+                out.setdefault(entry.family, []).append(entry.id)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading files
+
+
+def _entry_files(folder: Path) -> Iterable[Path]:
+    if not folder.is_dir():
+        return []
+    root = folder.resolve()
+    files = []
+    for path in sorted(folder.glob("*.yaml")):
+        # A link may point anywhere: only follow it when it stays inside the data folder.
+        if path.is_symlink() and not path.resolve().is_relative_to(root):
+            continue
+        if path.is_file():
+            files.append(path)
+    return files
+
+
+def _yaml_loader():
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _count_nodes(node, limit: int) -> int:
+    """Nodes `node` expands to, aliases counted every time they are used; stops past `limit`."""
+    count, stack = 0, [node]
+    while stack:
+        current = stack.pop()
+        count += 1
+        if count > limit:
+            return count
+        value = current.value
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, tuple):
+                    stack.extend(item)
+                else:
+                    stack.append(item)
+    return count
+
+
+def _line_of(node, loc: tuple) -> int | None:
+    """The line of the YAML node at pydantic's error location, as deep as the file has it."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        value = getattr(node, "value", None)
+        child = None
+        if isinstance(part, str) and isinstance(value, list):
+            for key, item in value:
+                if isinstance(key.value, str) and key.value == part:
+                    child = item
+                    line = key.start_mark.line + 1
+                    break
+        elif isinstance(part, int) and isinstance(value, list) and 0 <= part < len(value):
+            child = value[part]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    return line
+
+
+def read_entry(path: Path, display: str, nodes: dict | None = None) -> tuple[object | None, list[Problem]]:
+    """Parse and validate one file: (Entry or None, problems).
+
+    On success the file's YAML node goes into `nodes[id]`, for the line numbers of later problems.
+    """
+    import yaml
+    from pydantic import ValidationError
+
+    from evollm.models import Entry
+
+    def problem(message: str, line: int | None = None, field_name: str = "") -> list[Problem]:
+        return [Problem(display, line, field_name, message)]
+
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return None, problem(f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, problem(f"not UTF-8 text (byte {exc.start})")
+    except OSError as exc:
+        return None, problem(f"cannot read: {exc.strerror}")
+    loader = _yaml_loader()(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, problem("empty file; expected a mapping of fields")
+        if _count_nodes(node, MAX_NODES) > MAX_NODES:
+            return None, problem(f"expands to more than {MAX_NODES} YAML nodes (aliases?)")
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        return None, problem(f"YAML: {message}", mark.line + 1 if mark else None)
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError) as exc:
+        return None, problem(f"YAML: {exc}")
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        return None, problem(f"expected a mapping of fields, got a {type(data).__name__}", 1)
+    try:
+        entry = Entry.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            loc = tuple(error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            named = re.match(r"^([a-z_]+): ", message)
+            if named:  # a rule across fields names the field it blames
+                loc, message = (*loc, named.group(1)), message[named.end():]
+            where = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "[")
+            if error["type"] == "extra_forbidden":
+                message = "unknown field"
+            problems += problem(message, _line_of(node, loc), where)
+        return None, problems
+    if entry.id != path.stem:
+        return None, problem(f"id {entry.id!r} must equal the file name's stem {path.stem!r}",
+                             _line_of(node, ("id",)), "id")
+    if nodes is not None:
+        nodes[entry.id] = node
+    return entry, []
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules across entries
+
+
+def cross_problems(entries: dict, paths: dict[str, Path], unreadable: set[str] = frozenset(),
+                   nodes: dict | None = None) -> list[Problem]:
+    """Unique names, resolvable ids, no cycles, parents not after children.
+
+    Ids in `unreadable` (files that failed on their own) are not reported again as dangling.
+    """
+    problems: list[Problem] = []
+
+    def add(entry_id: str, field_name: str, message: str) -> None:
+        loc = tuple(int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", field_name) if p)
+        line = _line_of(nodes[entry_id], loc) if nodes and entry_id in nodes else None
+        problems.append(Problem(_display(paths[entry_id]), line, field_name, message))
+
+    seen: dict[str, str] = {}
+    for entry in entries.values():
+        keys = {normalize(entry.id): "id", **{normalize(a): "aliases" for a in entry.aliases}}
+        for key, field_name in keys.items():
+            other = seen.setdefault(key, entry.id)
+            if other != entry.id:
+                add(entry.id, field_name,
+                    f"{key!r} clashes with entry {other!r} ({_display(paths[other])})")
+    for entry in entries.values():
+        for i, parent in enumerate(entry.lineage):
+            if parent.id in unreadable:
+                continue
+            if parent.id not in entries:
+                add(entry.id, f"lineage[{i}].id", f"no entry {parent.id!r}")
+            elif parent.id == entry.id:
+                add(entry.id, f"lineage[{i}].id", "an entry cannot be its own parent")
+            elif entries[parent.id].month > entry.month:
+                add(entry.id, f"lineage[{i}].id",
+                    f"parent {parent.id!r} ({entries[parent.id].date}) is dated after this entry ({entry.date})")
+        for i, used in enumerate(entry.uses):
+            if used not in entries and used not in unreadable:
+                add(entry.id, f"uses[{i}]", f"no entry {used!r}")
+    for cycle in _cycles(entries):
+        add(cycle[0], "lineage", "lineage cycle: " + " -> ".join([*cycle, cycle[0]]))
+    return problems
+
+
+def _cycles(entries: dict) -> list[list[str]]:
+    """One cycle per strongly connected group of the parent graph (iterative: no recursion limit)."""
+    colour = dict.fromkeys(entries, 0)  # 0 new, 1 on the current path, 2 done
+    cycles = []
+    for start in entries:
+        if colour[start]:
+            continue
+        path, stack = [], [(start, iter(p.id for p in entries[start].lineage))]
+        colour[start] = 1
+        path.append(start)
+        while stack:
+            node, parents = stack[-1]
+            for parent in parents:
+                if parent not in entries:
+                    continue
+                if colour[parent] == 1:
+                    cycles.append(path[path.index(parent):])
+                elif colour[parent] == 0:
+                    colour[parent] = 1
+                    path.append(parent)
+                    stack.append((parent, iter(p.id for p in entries[parent].lineage)))
+                    break
+            else:
+                colour[node] = 2
+                path.pop()
+                stack.pop()
+    return cycles
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def load_knowledge_base(data: Path | None = None, *, allow_drafts: bool = True) -> KnowledgeBase:
+    """Read every entry file of the active folders, validate it all, and index it."""
+    folders = data_dirs(data)
+    if data is not None and not folders[0].is_dir():
+        raise NotFound(f"no data folder {str(folders[0])!r}")
+    entries: dict = {}
+    paths: dict[str, Path] = {}
+    overridden: set[str] = set()
+    problems: list[Problem] = []
+    failed: set[str] = set()
+    nodes: dict = {}
+    for rank, folder in enumerate(folders):
+        for path in _entry_files(folder):
+            entry, found = read_entry(path, _display(path), nodes)
+            problems += found
+            if entry is None:
+                failed.add(path.stem)
+                continue
+            if entry.id in entries and rank > 0 and paths[entry.id].parent != path.parent:
+                overridden.add(entry.id)
+            entries[entry.id] = entry
+            paths[entry.id] = path
+    problems += cross_problems(entries, paths, failed - set(entries), nodes)
+    if problems:
+        raise InvalidKnowledgeBase(problems)
+    ordered = dict(sorted(entries.items(), key=lambda item: (item[1].date, item[0])))
+    warnings = [Problem(_display(paths[e.id]), None, "status", "draft: problem and solution not written yet")
+                for e in ordered.values() if e.status == "draft"]
+    return KnowledgeBase(ordered, paths, overridden, warnings)
+

@@ -1,0 +1,151 @@
+"""The schema of one knowledge-base entry (pydantic v2, unknown keys are errors).
+
+Rules that need only one entry live here; rules across entries (unique ids, resolvable lineage,
+no cycles, parents not after children) live in `kb.py`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from evollm.demos.registry import DEMOS
+from evollm.vocab import ARCHITECTURES, KINDS, LINK_KINDS, RELATIONS, STATUSES, TOPICS
+
+SLUG = r"^[a-z0-9][a-z0-9.-]*$"
+ARXIV_ID = r"^\d{4}\.\d{4,5}$"
+DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
+_UNITS = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+_COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMBT])?\s*$", re.IGNORECASE)
+
+
+def parse_count(value: object) -> object:
+    """Turn "1.5B" / "340M" / 1500000000 into an int; leave anything else for pydantic to refuse."""
+    if isinstance(value, str):
+        match = _COUNT.match(value)
+        if not match:
+            raise ValueError(f"expected a number of parameters like 340M, 1.5B or 1T, got {value!r}")
+        number, unit = match.groups()
+        return int(round(float(number) * _UNITS[unit.upper()])) if unit else int(float(number))
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Count = Annotated[int, BeforeValidator(parse_count), Field(gt=0)]
+Slug = Annotated[str, Field(pattern=SLUG, max_length=80)]
+Text = Annotated[str, Field(max_length=4000)]
+Short = Annotated[str, Field(min_length=1, max_length=300)]
+HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s<>\"]+$", max_length=500)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class ParamCount(Strict):
+    label: Short
+    total: Count
+    active: Count | None = None
+
+    @model_validator(mode="after")
+    def _active_not_above_total(self) -> ParamCount:
+        if self.active is not None and self.active > self.total:
+            raise ValueError(f"active: {self.active} exceeds total ({self.total})")
+        return self
+
+
+class Parent(Strict):
+    id: Slug
+    relation: Literal[tuple(RELATIONS)]  # type: ignore[valid-type]
+    note: Text = ""
+
+
+class Entry(Strict):
+    id: Slug
+    name: Short
+    title: Short
+    date: str
+    labs: list[Short] = Field(min_length=1)
+    kind: Literal[KINDS]  # type: ignore[valid-type]
+    problem: Text = ""
+    solution: Text = ""
+
+    aliases: list[Short] = []
+    authors: list[Short] = []
+    arxiv: Annotated[str, Field(pattern=ARXIV_ID)] | None = None
+    date_note: Text | None = None
+    links: dict[Literal[LINK_KINDS], HttpUrl] = {}  # type: ignore[valid-type]
+    key_ideas: list[Text] = []
+    topics: list[Literal[TOPICS]] = []  # type: ignore[valid-type]
+    params: list[ParamCount] = []
+    architecture: Literal[ARCHITECTURES] | None = None  # type: ignore[valid-type]
+    pretraining: Text | None = None
+    corpus: Text | None = None
+    license: Short | None = None
+    family: Short | None = None
+    lineage: list[Parent] = []
+    uses: list[Slug] = []
+    demo: str | None = None
+    sources: list[HttpUrl] = []
+    status: Literal[STATUSES] | None = None  # type: ignore[valid-type]
+
+    @field_validator("date")
+    @classmethod
+    def _real_past_date(cls, value: str) -> str:
+        match = DATE.match(value)
+        if not match:
+            raise ValueError(f"expected YYYY-MM or YYYY-MM-DD, got {value!r}")
+        year, month, day = (int(g) if g else None for g in match.groups())
+        if not 1 <= month <= 12:
+            raise ValueError(f"month {month:02d} is not a month")
+        try:
+            first = dt.date(year, month, day or 1)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a calendar date ({exc})") from None
+        if first > dt.date.today():
+            raise ValueError(f"{value} is in the future")
+        return value
+
+    @field_validator("demo")
+    @classmethod
+    def _registered_demo(cls, value: str | None) -> str | None:
+        if value is not None and value not in DEMOS:
+            raise ValueError(f"no registered demo {value!r}; registered: {', '.join(sorted(DEMOS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _written_unless_draft(self) -> Entry:
+        if self.status != "draft":
+            for name in ("problem", "solution"):
+                if not getattr(self, name):
+                    raise ValueError(f"{name}: empty (only an entry with status: draft may leave it out)")
+        if self.arxiv and self.date[:7] != arxiv_month(self.arxiv):
+            if not self.date_note:
+                raise ValueError(
+                    f"date: {self.date} differs from the arXiv id's month {arxiv_month(self.arxiv)}; "
+                    "fix it or explain the earlier release in date_note"
+                )
+            if self.date[:7] > arxiv_month(self.arxiv):
+                raise ValueError(
+                    f"date: {self.date} is after the arXiv id's month {arxiv_month(self.arxiv)}: "
+                    "the date is the first public release"
+                )
+        return self
+
+    # Derived values used everywhere; cheap, so not stored.
+    @property
+    def year(self) -> int:
+        return int(self.date[:4])
+
+    @property
+    def month(self) -> str:
+        return self.date[:7]
+
+
+def arxiv_month(arxiv_id: str) -> str:
+    """The month an arXiv id carries: 1706.03762 -> 2017-06."""
+    return f"20{arxiv_id[:2]}-{arxiv_id[2:4]}"

@@ -1,0 +1,150 @@
+"""Pure queries behind the read commands: year ranges, filters, ranked search, the overview."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from evollm.errors import NotFound, UsageError
+from evollm.kb import KnowledgeBase, normalize
+
+FIRST_YEAR = 1990
+
+
+def parse_years(text: str | None) -> tuple[int, int] | None:
+    """'2019' -> (2019, 2019); '2017..2020' -> (2017, 2020); None -> None (every year)."""
+    if text is None:
+        return None
+    last_year = dt.date.today().year
+    accepted = f"accepted: a year like 2019 or a range like 2017..2020, between {FIRST_YEAR} and {last_year}"
+    match = re.fullmatch(r"\s*(\d{4})\s*(?:\.\.\s*(\d{4})\s*)?", text)
+    if not match:
+        raise UsageError(f"invalid year {text!r}; {accepted}")
+    start = int(match.group(1))
+    end = int(match.group(2) or start)
+    for year in (start, end):
+        if not FIRST_YEAR <= year <= last_year:
+            raise UsageError(f"year {year} is out of range; {accepted}")
+    if start > end:
+        raise UsageError(f"range {text!r} runs backwards; write {end}..{start}")
+    return start, end
+
+
+def filter_entries(
+    kb: KnowledgeBase,
+    *,
+    years: tuple[int, int] | None = None,
+    lab: str | None = None,
+    kind: str | None = None,
+    topic: str | None = None,
+    family: str | None = None,
+) -> list:
+    """Entries in date order that pass every given filter (lab: substring, case-insensitive)."""
+    from evollm.vocab import KINDS, TOPICS
+
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"unknown kind {kind!r}; accepted: {', '.join(KINDS)}")
+    if topic is not None and topic not in TOPICS:
+        raise UsageError(f"unknown topic {topic!r}; accepted: {', '.join(TOPICS)}")
+    if family is not None:
+        check_family(kb, family)
+    lab_key = lab.casefold() if lab else None
+    family_key = normalize(family) if family else None
+    out = []
+    for entry in kb:
+        if years and not years[0] <= entry.year <= years[1]:
+            continue
+        if lab_key and not any(lab_key in name.casefold() for name in entry.labs):
+            continue
+        if kind and entry.kind != kind:
+            continue
+        if topic and topic not in entry.topics:
+            continue
+        if family_key and (not entry.family or normalize(entry.family) != family_key):
+            continue
+        out.append(entry)
+    return out
+
+
+def check_family(kb: KnowledgeBase, family: str) -> str:
+    """The family's spelling in the data, or NotFound listing the known families."""
+    families = {normalize(name): name for name in kb.families()}
+    if normalize(family) not in families:
+        known = ", ".join(sorted(families.values(), key=str.casefold)) or "none"
+        raise UsageError(f"unknown family {family!r}; known families: {known}")
+    return families[normalize(family)]
+
+
+# Field weights for search: a hit in a name counts more than one in the prose.
+_WEIGHTS = (("name", 10.0), ("title", 4.0), ("key_ideas", 2.0), ("problem", 1.0), ("solution", 1.0))
+
+
+def search(kb: KnowledgeBase, text: str, limit: int = 20) -> list[tuple[float, object]]:
+    """(score, entry) best first. Every word must appear somewhere; names weigh most."""
+    words = [w for w in re.findall(r"\w+", text.casefold()) if w]
+    if not words:
+        raise UsageError("empty search text; give one or more words, e.g. evollm search attention")
+    if limit < 1:
+        raise UsageError("--limit must be at least 1")
+    scored = []
+    for entry in kb:
+        fields = {
+            "name": " ".join([entry.name, entry.id, *entry.aliases]).casefold(),
+            "title": entry.title.casefold(),
+            "key_ideas": " ".join(entry.key_ideas).casefold(),
+            "problem": entry.problem.casefold(),
+            "solution": entry.solution.casefold(),
+        }
+        score = 0.0
+        for word in words:
+            pattern = re.compile(r"\b" + re.escape(word))
+            hit = [weight * min(3, len(pattern.findall(fields[name]))) for name, weight in _WEIGHTS]
+            if not any(hit):
+                break
+            score += sum(hit)
+        else:
+            if normalize(text) in {normalize(entry.name), normalize(entry.id)} | {normalize(a) for a in entry.aliases}:
+                score += 100  # the exact name wins
+            scored.append((score, entry))
+    scored.sort(key=lambda pair: (-pair[0], pair[1].date, pair[1].id))
+    return scored[:limit]
+
+
+def load_eras(path: Path | None = None) -> dict[int, dict]:
+    """Year -> {title, summary} from eras.yaml next to the papers folder (empty if none)."""
+    import yaml
+
+    from evollm.kb import _package_data
+
+    path = path or _package_data().parent / "eras.yaml"
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {int(item["year"]): item for item in data.get("eras", [])}
+
+
+def overview_rows(kb: KnowledgeBase, eras: dict[int, dict], headlines: int = 4) -> list[dict]:
+    """One row per year: era title, entry count, the entries with the most children."""
+    by_year: dict[int, list] = {}
+    for entry in kb:
+        by_year.setdefault(entry.year, []).append(entry)
+    rows = []
+    for year in sorted(by_year):
+        items = sorted(by_year[year], key=lambda e: (-len(kb.children(e.id)), e.date, e.id))
+        rows.append({
+            "year": year,
+            "era": eras.get(year, {}).get("title", ""),
+            "count": len(by_year[year]),
+            "headlines": [e.name for e in items[:headlines]],
+        })
+    return rows
+
+
+def entries_json(entries: Iterable) -> list[dict]:
+    return [entry_json(e) for e in entries]
+
+
+def entry_json(entry) -> dict:
+    return entry.model_dump(mode="json", exclude_none=True)

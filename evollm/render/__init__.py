@@ -1,0 +1,24 @@
+"""Pure renderers: data in, rich renderables out. Nothing here prints."""
+
+
+def human_count(n: int) -> str:
+    """340000000 -> '340M', 1500000000 -> '1.5B', 1.6e12 -> '1.6T'."""
+    for size, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= size:
+            value = n / size
+            text = f"{value:.1f}".rstrip("0").rstrip(".") if value < 100 else f"{value:.0f}"
+            return text + unit
+    return str(n)
+
+
+def params_text(params) -> str:
+    """'117M, 345M' or '46.7B (12.9B active)' for a list of ParamCount."""
+    parts = []
+    for p in params:
+        text = human_count(p.total)
+        if p.active is not None:
+            text += f" ({human_count(p.active)} active)"
+        if p.label and p.label.lower() not in (human_count(p.total).lower(), text.lower()):
+            text = f"{p.label}: {text}"
+        parts.append(text)
+    return ", ".join(parts)
