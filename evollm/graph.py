@@ -128,3 +128,111 @@ def family_forest(kb: KnowledgeBase, family: str) -> list[TreeNode]:
         if member not in drawn:
             forest.append(build_tree(kb, member, within=within, drawn=drawn))
     return forest
+
+
+# --- paths, common ancestors, reading orders --------------------------------------------------
+
+
+def _date_order(kb: KnowledgeBase) -> dict[str, int]:
+    return {entry_id: i for i, entry_id in enumerate(kb.entries)}
+
+
+def shortest_path(kb: KnowledgeBase, start: str, goal: str) -> list[str] | None:
+    """The shortest chain start -> ... -> goal following parent-to-child links, or None.
+
+    Ties are broken by date order: among equally short chains, the one whose steps come
+    earliest (compared step by step) wins, so the answer never depends on file order.
+    """
+    if start == goal:
+        return [start]
+    order = _date_order(kb)
+    # Distances to goal walking upward; then walk down from start choosing the earliest child
+    # that is one step closer. This yields the lexicographically smallest shortest path.
+    to_goal = {goal: 0, **_walk(kb, goal, parents_of, None)}
+    if start not in to_goal:
+        return None
+    path = [start]
+    while path[-1] != goal:
+        here = to_goal[path[-1]]
+        step = min((c for c in children_of(kb, path[-1]) if to_goal.get(c) == here - 1), key=order.__getitem__)
+        path.append(step)
+    return path
+
+
+def all_paths(kb: KnowledgeBase, start: str, goal: str, limit: int = 50) -> tuple[list[list[str]], bool]:
+    """Every chain start -> goal (shortest first, then by date order), at most `limit`; and
+    whether more exist than were returned."""
+    if start == goal:
+        return [[start]], False
+    order = _date_order(kb)
+    can_reach = {goal, *_walk(kb, goal, parents_of, None)}
+    if start not in can_reach:
+        return [], False
+    found: list[list[str]] = []
+    budget = 100_000  # steps of the search: a dense knowledge base can hold astronomically many chains
+    stack = [[start]]
+    truncated = False
+    while stack:
+        budget -= 1
+        if budget < 0 or len(found) >= 10 * limit:
+            truncated = True
+            break
+        path = stack.pop()
+        if path[-1] == goal:
+            found.append(path)
+            continue
+        nxt = sorted((c for c in children_of(kb, path[-1]) if c in can_reach), key=order.__getitem__, reverse=True)
+        stack.extend(path + [c] for c in nxt)
+    found.sort(key=lambda p: (len(p), [order[i] for i in p]))
+    return found[:limit], truncated or len(found) > limit
+
+
+def chain_steps(kb: KnowledgeBase, chain: list[str]) -> list[tuple[str, str | None, str]]:
+    """[(id, relation to the previous id, note)] along a parent-to-child chain."""
+    steps: list[tuple[str, str | None, str]] = [(chain[0], None, "")]
+    for parent, child in zip(chain, chain[1:]):
+        link = next(p for p in kb.entries[child].lineage if p.id == parent)
+        steps.append((child, link.relation, link.note))
+    return steps
+
+
+def nearest_common_ancestor(kb: KnowledgeBase, a: str, b: str) -> str | None:
+    """The shared ancestor (an entry counts as its own) closest to both; ties: latest, then id."""
+    dist_a = {a: 0, **_walk(kb, a, parents_of, None)}
+    dist_b = {b: 0, **_walk(kb, b, parents_of, None)}
+    shared = set(dist_a) & set(dist_b)
+    if not shared:
+        return None
+    order = _date_order(kb)
+    return min(shared, key=lambda i: (dist_a[i] + dist_b[i], -order[i], i))
+
+
+def reading_order(kb: KnowledgeBase, target: str, limit: int | None = None) -> list[str]:
+    """`target`'s ancestors, each before every entry that builds on it, ending with `target`.
+
+    With `limit`, keep the `limit - 1` nearest ancestors (by generations, then latest first).
+    """
+    dist = _walk(kb, target, parents_of, None)
+    order = _date_order(kb)
+    chosen = sorted(dist, key=lambda i: (dist[i], -order[i], i))
+    if limit is not None:
+        chosen = chosen[: max(0, limit - 1)]
+    keep = set(chosen) | {target}
+    # Kahn's algorithm over every ancestor, always taking the earliest-dated ready entry, then
+    # filtered to `keep`: an order of the whole set also respects chains through dropped entries.
+    import heapq
+
+    every = set(dist) | {target}
+    waiting = {i: sum(1 for p in parents_of(kb, i) if p in every) for i in every}
+    ready = [(order[i], i) for i, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    out = []
+    while ready:
+        _, node = heapq.heappop(ready)
+        out.append(node)
+        for child in children_of(kb, node):
+            if child in every:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    heapq.heappush(ready, (order[child], child))
+    return [i for i in out if i in keep]

@@ -1,0 +1,79 @@
+"""Paths, side-by-side differences, adopters and reading orders."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from evollm.render import params_text
+
+
+def path_steps(entries, chains: list[list[tuple[str, str | None, str]]], more: bool) -> Group:
+    """Each chain is [(id, relation to previous, note)]; the first chain is the shortest."""
+    parts = []
+    for n, chain in enumerate(chains):
+        title = "Shortest path" if n == 0 else f"Path {n + 1}"
+        parts.append(Text(f"{title} ({len(chain) - 1} step{'s' if len(chain) != 2 else ''})", style="bold underline"))
+        for i, (entry_id, relation, note) in enumerate(chain):
+            entry = entries[entry_id]
+            line = Text("  " if i == 0 else "  └─ ")
+            if relation:
+                line.append(f"{relation} ", style="magenta")
+            line.append(f"{entry.name}", style="bold")
+            line.append(f" ({entry.id}, {entry.date[:7]})", style="dim")
+            if note:
+                line.append(f": {note}")
+            parts.append(line)
+    if more:
+        parts.append(Text("more paths exist than shown; raise --limit", style="dim"))
+    return Group(*parts)
+
+
+def diff_table(a, b, common, adds: list[str], drops: list[str], names) -> Table:
+    table = Table(header_style="bold", show_lines=False)
+    table.add_column("", style="bold", no_wrap=True)
+    table.add_column(a.name, overflow="fold")
+    table.add_column(b.name, overflow="fold")
+    rows = [
+        ("Date", a.date, b.date),
+        ("Labs", ", ".join(a.labs), ", ".join(b.labs)),
+        ("Kind", a.kind, b.kind),
+        ("Architecture", a.architecture or "-", b.architecture or "-"),
+        ("Family", a.family or "-", b.family or "-"),
+        ("Parameters", params_text(a.params) or "-", params_text(b.params) or "-"),
+        ("Pretraining", a.pretraining or "-", b.pretraining or "-"),
+        ("Corpus", a.corpus or "-", b.corpus or "-"),
+        ("License", a.license or "-", b.license or "-"),
+        ("Uses", ", ".join(names(a.uses)) or "-", ", ".join(names(b.uses)) or "-"),
+    ]
+    for label, left, right in rows:
+        style = None if left == right else "yellow"
+        table.add_row(label, Text(left, style=style), Text(right, style=style))
+    table.add_row("Adds", "", Text(", ".join(names(adds)) or "-", style="green"))
+    table.add_row("Drops", "", Text(", ".join(names(drops)) or "-", style="red"))
+    table.add_row("Common ancestor", Text(f"{common.name} ({common.id})" if common else "none", style="cyan"), "")
+    return table
+
+
+def adopters_table(technique, adopters) -> Table:
+    table = Table(title=f"Entries that use {technique.name}", header_style="bold", title_style="bold", box=None)
+    table.add_column("Date", style="dim", no_wrap=True)
+    table.add_column("Name", style="bold", overflow="fold")
+    table.add_column("Labs", overflow="fold")
+    table.add_column("", no_wrap=True)
+    for i, entry in enumerate(adopters):
+        table.add_row(entry.date, entry.name, ", ".join(entry.labs), Text("first adopter", style="green") if i == 0 else "")
+    return table
+
+
+def reading_list(items: list[tuple[object, str]], target) -> Group:
+    parts = [Text(f"To understand {target.name}, read in this order:", style="bold")]
+    for n, (entry, why) in enumerate(items, 1):
+        line = Text(f"{n:>3}. ")
+        line.append(entry.name, style="bold")
+        line.append(f" ({entry.id}, {entry.date[:7]})", style="dim")
+        if why:
+            line.append(f": {why}")
+        parts.append(line)
+    return Group(*parts)

@@ -1,0 +1,58 @@
+"""Renderers are pure: render at a fixed width and compare the text."""
+
+from rich.console import Console
+
+from evollm import graph
+from evollm.kb import load_knowledge_base
+from evollm.render import human_count, params_text
+from evollm.render.card import card
+from evollm.render.timeline import year_tables
+from evollm.render.tree import lineage_tree
+
+from conftest import MINI
+
+
+def text_of(renderable, width=80):
+    console = Console(width=width, color_system=None, record=True, file=open("/dev/null", "w"))
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_human_count():
+    assert [human_count(n) for n in (340_000_000, 1_500_000_000, 175_000_000_000, 1_600_000_000_000, 6_700_000_000)] == \
+        ["340M", "1.5B", "175B", "1.6T", "6.7B"]
+
+
+def test_params_text_tells_moe_apart():
+    kb = load_knowledge_base(MINI)
+    assert params_text(kb.entries["hybrid"].params) == "moe: 47B (13B active)"
+    assert params_text(kb.entries["enc"].params) == "base: 110M, large: 340M"
+    assert params_text(kb.entries["dec-2"].params) == "1.5B"
+
+
+def test_tree_text_exact():
+    kb = load_knowledge_base(MINI)
+    out = text_of(lineage_tree(graph.family_forest(kb, "Enc"), kb.entries, "The Enc family"))
+    assert out.splitlines() == [
+        "The Enc family",
+        "Enc-1 (2018-10)",
+        "└── improves Enc-2 (2019-07)",
+        "    └── combines Hybrid (2020-10)",
+    ]
+
+
+def test_timeline_fits_80_columns():
+    kb = load_knowledge_base(MINI)
+    out = text_of(year_tables(list(kb), {2018: {"title": "A Year"}}), width=80)
+    assert all(len(line) <= 80 for line in out.splitlines())
+    assert "2018  A Year  (3 entries)" in out
+
+
+def test_card_sections_in_order():
+    kb = load_knowledge_base(MINI)
+    e = kb.entries["enc"]
+    out = text_of(card(e, parents=[(kb.entries["attn"], "builds-on", "keeps the encoder stack")], children=[],
+                       uses=[], adopted_by=[], influenced=2, overridden=False, path="x"), width=80)
+    order = [out.index(s) for s in ("Title", "Parameters", "Problem", "Solution", "Parents", "Influence")]
+    assert order == sorted(order)
+    assert all(len(line) <= 80 for line in out.splitlines())
