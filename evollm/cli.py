@@ -104,7 +104,8 @@ def timeline(
     from evollm.render import timeline as render
 
     if filtered:
-        _console().print(render.year_tables(entries, eras))
+        console = _console()
+        console.print(render.year_tables(entries, eras, width=console.width), crop=True)
     else:
         _console().print(render.overview(query.overview_rows(kb, eras)))
         _console().print("Show one year with: evollm timeline 2019", style="dim")
@@ -440,8 +441,15 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Read every entry file afresh (also: EVOLLM_NO_CACHE=1).")
+    ] = False,
 ) -> None:
     """Explore how large language models evolved: timelines, paper cards, family trees, demos."""
+    if no_cache:
+        import os
+
+        os.environ["EVOLLM_NO_CACHE"] = "1"  # read by evollm.cache.enabled() in this process only
 
 
 def main() -> None:

@@ -35,6 +35,18 @@ def parse_count(value: object) -> object:
     return value
 
 
+def _date_text(value: object) -> object:
+    """YAML reads an unquoted 2019-02-01 as a date: accept it as the text it was."""
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _arxiv_text(value: object) -> object:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # 2305.10430 read as a number loses its trailing zero: refuse rather than guess.
+        raise ValueError(f'write the arXiv id in quotes, e.g. arxiv: "{value}"')
+    return value
+
+
 Count = Annotated[int, BeforeValidator(parse_count), Field(gt=0)]
 Slug = Annotated[str, Field(pattern=SLUG, max_length=80)]
 Text = Annotated[str, Field(max_length=4000)]
@@ -68,7 +80,7 @@ class Entry(Strict):
     id: Slug
     name: Short
     title: Short
-    date: str
+    date: Annotated[str, BeforeValidator(_date_text)]
     labs: list[Short] = Field(min_length=1)
     kind: Literal[KINDS]  # type: ignore[valid-type]
     problem: Text = ""
@@ -76,7 +88,7 @@ class Entry(Strict):
 
     aliases: list[Short] = []
     authors: list[Short] = []
-    arxiv: Annotated[str, Field(pattern=ARXIV_ID)] | None = None
+    arxiv: Annotated[str, BeforeValidator(_arxiv_text), Field(pattern=ARXIV_ID)] | None = None
     date_note: Text | None = None
     links: dict[Literal[LINK_KINDS], HttpUrl] = {}  # type: ignore[valid-type]
     key_ideas: list[Text] = []
@@ -149,3 +161,24 @@ class Entry(Strict):
 def arxiv_month(arxiv_id: str) -> str:
     """The month an arXiv id carries: 1706.03762 -> 2017-06."""
     return f"20{arxiv_id[:2]}-{arxiv_id[2:4]}"
+
+
+def trusted_entry(data: dict) -> Entry:
+    """Rebuild an Entry from our own cache (a full `model_dump`) without validating it again.
+
+    Only for data an earlier run validated and dumped: the cache key guarantees the files and
+    the schema have not changed since. It does what `model_construct` does, less its per-field
+    bookkeeping (measured: 40 us -> 2 us an entry).
+    """
+    data["lineage"] = [_bare(Parent, p) for p in data["lineage"]]
+    data["params"] = [_bare(ParamCount, p) for p in data["params"]]
+    return _bare(Entry, data)
+
+
+def _bare(cls, values: dict):
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", values)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj

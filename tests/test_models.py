@@ -86,3 +86,11 @@ def test_vocabularies_are_enforced():
             make(**{field: bad})
     with pytest.raises(ValidationError):
         make(lineage=[{"id": "y", "relation": "likes"}])
+
+
+def test_unquoted_yaml_values():
+    import datetime as dt
+
+    assert make(date=dt.date(2019, 2, 1)).date == "2019-02-01"
+    with pytest.raises(ValidationError, match="in quotes"):
+        make(arxiv=1902.0001)

@@ -1,0 +1,214 @@
+"""Group relative policy optimization on a verifiable toy task: two-digit addition.
+
+Shows GRPO from "DeepSeekMath: Pushing the Limits of Mathematical Reasoning in Open Language
+Models" (Shao et al., 2024, arXiv 2402.03300). For each question the policy samples a group of G
+answers; each answer's advantage is its reward normalised by the group's mean and standard
+deviation (outcome supervision, Sec. 4.1.2), so no value network is needed. The policy ascends the
+clipped objective of eq. 3 with the per-token KL estimator of eq. 4 to a frozen reference. The task:
+given a and b in 0..9, write a + b as two digit tokens (tens, units); reward 1 if exactly right.
+The uniform initial policy answers right 1% of the time; GRPO drives it above 95%.
+
+But: the "language model" is a table of next-token logits per context (question, or question and
+first token), so nothing generalises between questions; answers have a fixed length of two tokens;
+and the update is plain gradient ascent, where the paper uses AdamW on a 7B model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from evollm.demos.base import Chart, Progress, Result, check, no_progress
+
+N_QUESTIONS = 100  # all pairs (a, b) with a, b in 0..9
+VOCAB = 10  # digit tokens
+ANSWER_LEN = 2  # tokens per answer: tens digit, then units digit
+# Context ids of the table policy: question q for the first token, then 100 + 10 q + first token.
+N_CONTEXTS = N_QUESTIONS + N_QUESTIONS * VOCAB
+
+
+@dataclass
+class Config:
+    """Hyper-parameters of GRPO (DeepSeekMath Sec. 4.2 values where they apply)."""
+
+    seed: int = 0
+    quick: bool = False
+    group_size: int = 64  # G: answers sampled per question (the paper's 64)
+    questions_per_step: int = 16  # 16 x 64 = 1024 answers per step, the paper's batch size
+    steps: int = 400  # exploration stages (sample, then update)
+    inner_updates: int = 2  # mu: policy updates per sampled batch (the ratio leaves 1 after the first)
+    clip_eps: float = 0.2  # epsilon of the clipped ratio
+    kl_coef: float = 0.04  # beta, the paper's KL coefficient
+    learning_rate: float = 50.0  # plain gradient-ascent step on J (J averages over the 1024 answers)
+
+
+def targets() -> np.ndarray:
+    """The right answer of every question as tokens (tens, units), shape (100, 2)."""
+    a, b = np.divmod(np.arange(N_QUESTIONS), VOCAB)
+    return np.stack([(a + b) // 10, (a + b) % 10], axis=1)
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def sample_answers(rng, theta, questions):
+    """Sample one answer per entry of `questions`; (tokens, contexts), each (n, 2)."""
+    n = len(questions)
+    tokens = np.zeros((n, ANSWER_LEN), dtype=int)
+    contexts = np.zeros((n, ANSWER_LEN), dtype=int)
+    for t in range(ANSWER_LEN):
+        contexts[:, t] = questions if t == 0 else N_QUESTIONS + questions * VOCAB + tokens[:, 0]
+        p = np.exp(log_softmax(theta[contexts[:, t]]))  # (n, V)
+        tokens[:, t] = (p.cumsum(axis=1) > rng.random((n, 1))).argmax(axis=1)
+    return tokens, contexts
+
+
+def group_advantages(rewards: np.ndarray) -> np.ndarray:
+    """A_i = (r_i - mean(r)) / std(r) within each group (row); 0 where a group's rewards are equal.
+
+    rewards: (n_groups, G). std is the population std (ddof 0); TRL uses ddof 1 plus 1e-4."""
+    mean = rewards.mean(axis=1, keepdims=True)
+    std = rewards.std(axis=1, keepdims=True)
+    return np.where(std > 0, (rewards - mean) / np.where(std > 0, std, 1.0), 0.0)
+
+
+def grpo_objective(theta, theta_old, theta_ref, contexts, tokens, advantages, clip_eps, kl_coef):
+    """Eq. 3, the GRPO objective to maximise, and its gradient in theta split in two parts.
+
+    contexts, tokens: (n, L) for n = groups x G answers; advantages: (n,), the same for every
+    token of an answer. Returns (J, grad_surrogate, grad_kl, clipped fraction), grads (contexts, V)."""
+    n, L = tokens.shape
+    ctx, tok = contexts.reshape(-1), tokens.reshape(-1)  # (n L,)
+    adv = np.repeat(advantages, L)  # (n L,)
+    rows = np.arange(n * L)
+    log_p = log_softmax(theta[ctx])  # (n L, V)
+    log_p_tok = log_p[rows, tok]
+    log_old = log_softmax(theta_old[ctx])[rows, tok]
+    log_ref = log_softmax(theta_ref[ctx])[rows, tok]
+    ratio = np.exp(log_p_tok - log_old)  # rho = pi_theta / pi_old
+    clipped = np.clip(ratio, 1 - clip_eps, 1 + clip_eps)
+    surrogate = np.minimum(ratio * adv, clipped * adv)
+    log_ref_over_p = log_ref - log_p_tok
+    kl = np.exp(log_ref_over_p) - log_ref_over_p - 1  # eq. 4: unbiased, always >= 0
+    # J = (1/n_groups) sum_groups (1/G) sum_i (1/|o_i|) sum_t [...]; n = n_groups G, |o_i| = L.
+    weight = 1.0 / (n * L)
+    objective = weight * np.sum(surrogate - kl_coef * kl)
+
+    # d/dlogits of log pi(tok) is onehot(tok) - pi. The min() passes the gradient of rho*A
+    # unless the clipped branch is the smaller one (then it is constant in theta).
+    unclipped = ratio * adv <= clipped * adv
+    coef_surrogate = weight * np.where(unclipped, ratio * adv, 0.0)  # d surrogate / d log pi(tok)
+    coef_kl = weight * (-kl_coef) * (1 - np.exp(log_ref_over_p))  # d(-beta kl) / d log pi(tok)
+    p = np.exp(log_p)
+    grads = []
+    for coef in (coef_surrogate, coef_kl):
+        per_token = -coef[:, None] * p  # (n L, V)
+        per_token[rows, tok] += coef
+        grad = np.zeros_like(theta)
+        np.add.at(grad, ctx, per_token)  # contexts repeat within a group
+        grads.append(grad)
+    return float(objective), grads[0], grads[1], float(np.mean(~unclipped))
+
+
+def answer_log_probs(theta: np.ndarray) -> np.ndarray:
+    """log pi(answer | question) for all 100 questions x 100 two-token answers, shape (100, V, V)."""
+    first = log_softmax(theta[:N_QUESTIONS])  # (Q, V)
+    second = log_softmax(theta[N_QUESTIONS:]).reshape(N_QUESTIONS, VOCAB, VOCAB)  # (Q, first, second)
+    return first[:, :, None] + second
+
+
+def evaluate(theta, theta_ref, answers):
+    """(expected accuracy when sampling, greedy accuracy, mean KL(pi_theta || pi_ref) per question)."""
+    q = np.arange(N_QUESTIONS)
+    log_pi = answer_log_probs(theta)
+    sampled = float(np.mean(np.exp(log_pi[q, answers[:, 0], answers[:, 1]])))
+    first = theta[q].argmax(axis=1)
+    second = theta[N_QUESTIONS + q * VOCAB + first].argmax(axis=1)
+    greedy = float(np.mean((first == answers[:, 0]) & (second == answers[:, 1])))
+    kl = float(np.mean(np.sum(np.exp(log_pi) * (log_pi - answer_log_probs(theta_ref)), axis=(1, 2))))
+    return sampled, greedy, kl
+
+
+def train(config: Config, rng, progress: Progress):
+    """Run GRPO; (theta, theta_ref, history, largest |group mean| and |group std - 1| seen)."""
+    answers = targets()
+    theta = np.zeros((N_CONTEXTS, VOCAB))  # uniform initial policy
+    theta_ref = theta.copy()  # the frozen reference is the initial policy
+    history = {"sampled": [], "greedy": [], "kl": [], "zero_signal": [], "clipped": []}
+    worst_mean, worst_std = 0.0, 0.0
+    G, n_q = config.group_size, config.questions_per_step
+    for step in range(config.steps):
+        questions = rng.choice(N_QUESTIONS, size=n_q, replace=False)
+        theta_old = theta.copy()
+        tokens, contexts = sample_answers(rng, theta_old, np.repeat(questions, G))
+        rewards = np.all(tokens == answers[np.repeat(questions, G)], axis=1).astype(float).reshape(n_q, G)
+        adv = group_advantages(rewards)  # (n_q, G)
+        informative = rewards.std(axis=1) > 0
+        if informative.any():
+            worst_mean = max(worst_mean, float(np.abs(adv[informative].mean(axis=1)).max()))
+            worst_std = max(worst_std, float(np.abs(adv[informative].std(axis=1) - 1).max()))
+        for _ in range(config.inner_updates):
+            _, g_surr, g_kl, clipped = grpo_objective(theta, theta_old, theta_ref, contexts, tokens,
+                                                      adv.reshape(-1), config.clip_eps, config.kl_coef)
+            theta = theta + config.learning_rate * (g_surr + g_kl)
+        sampled, greedy, kl = evaluate(theta, theta_ref, answers)
+        for key, value in (("sampled", sampled), ("greedy", greedy), ("kl", kl),
+                           ("zero_signal", float(np.mean(~informative))), ("clipped", clipped)):
+            history[key].append(value)
+        if step % 20 == 0:
+            progress(step / config.steps)
+    return theta, theta_ref, history, worst_mean, worst_std
+
+
+def run(config: Config, progress: Progress | None = None) -> Result:
+    progress = progress or no_progress
+    if config.quick:
+        config = Config(**{**config.__dict__, "steps": 250})
+    rng = np.random.default_rng(config.seed)
+    answers = targets()
+    initial_sampled, _, _ = evaluate(np.zeros((N_CONTEXTS, VOCAB)), np.zeros((N_CONTEXTS, VOCAB)), answers)
+
+    theta, theta_ref, history, worst_mean, worst_std = train(config, rng, progress)
+
+    # A group whose rewards are all equal: advantages are 0, so the policy-gradient part of the
+    # update is exactly zero, away from the reference and with rho != 1.
+    question = rng.integers(N_QUESTIONS, size=1)
+    tokens, contexts = sample_answers(rng, theta, np.repeat(question, config.group_size))
+    adv = group_advantages(np.ones((1, config.group_size))).reshape(-1)
+    theta_moved = theta + rng.normal(scale=0.1, size=theta.shape)
+    _, g_surr, _, _ = grpo_objective(theta_moved, theta, theta_ref, contexts, tokens, adv,
+                                        config.clip_eps, config.kl_coef)
+    zero_group_grad = float(np.abs(g_surr).max())
+
+    first_95 = next((i + 1 for i, v in enumerate(history["sampled"]) if v >= 0.95), None)
+    metrics = {
+        "answers per step": config.group_size * config.questions_per_step,
+        "chance accuracy": 1 / VOCAB**ANSWER_LEN,
+        "initial expected accuracy": initial_sampled,
+        "final greedy accuracy": history["greedy"][-1],
+        "first step with expected accuracy >= 0.95": first_95 if first_95 is not None else "never",
+        "final KL(pi_theta || pi_ref)": history["kl"][-1],
+        "groups with all-equal rewards, first / last step": [history["zero_signal"][0], history["zero_signal"][-1]],
+        "mean clipped fraction of tokens (2nd inner update)": float(np.mean(history["clipped"])),
+    }
+    progress(1.0)
+    steps = [float(i + 1) for i in range(config.steps)]
+    return Result(
+        checks=[
+            check("max |mean| of group advantages", worst_mean, "<=", 1e-12),
+            check("max |std - 1| of group advantages", worst_std, "<=", 1e-12),
+            check("max |policy gradient| from an all-equal group", zero_group_grad, "==", 0.0),
+            check("initial expected accuracy (chance 1%)", initial_sampled, "<=", 0.011),
+            check("final expected accuracy when sampling", history["sampled"][-1], ">=", 0.95),
+            check("final greedy accuracy", history["greedy"][-1], ">=", 0.95),
+        ],
+        metrics=metrics,
+        charts=[
+            Chart("expected accuracy per step", "line", x=steps, y=history["sampled"]),
+            Chart("KL(pi_theta || pi_ref) per step", "line", x=steps, y=history["kl"]),
+            Chart("fraction of groups with all-equal rewards (no signal)", "line", x=steps, y=history["zero_signal"]),
+        ],
+    )

@@ -1,0 +1,457 @@
+"""PPO: the clipped surrogate objective learns CartPole-v1, in numpy with hand-written backprop.
+
+Proximal Policy Optimization collects a batch with the current policy, then takes several epochs
+of minibatch gradient steps on L^CLIP (Eq. 7), which stops rewarding a change of an action's
+probability ratio r_t = pi(a|s) / pi_old(a|s) beyond 1 +- epsilon, so many steps on one batch do
+not wreck the policy. This is CleanRL's `ppo.py` recipe for CartPole-v1, ported to numpy: separate
+actor and critic MLPs (4-64-64, tanh, orthogonal init), 4 environments x 128 steps, GAE
+(Eqs. 11-12), per-minibatch advantage normalization, the clipped surrogate with a clipped value
+loss and an entropy bonus (Eq. 9), Adam (eps 1e-5) with a learning rate annealed linearly to 0
+over 500k steps, and global gradient-norm clipping at 0.5. The gradient of the whole loss is
+checked against finite differences; then it trains on gymnasium's CartPole-v1 (same-step
+autoreset, as in gymnasium 0.29 that CleanRL pins) until the sampled, not greedy, policy averages
+>= 475 over 20 evaluation episodes.
+
+Paper: Schulman, Wolski, Dhariwal, Radford and Klimov, "Proximal Policy Optimization Algorithms",
+arXiv 1707.06347 (GAE: Schulman et al., arXiv 1506.02438).
+
+But: one small discrete-action task; none of the paper's MuJoCo or Atari benchmarks, and no
+comparison with the other surrogate objectives of its Table 1. Truncation at 500 steps is treated
+as termination (no bootstrapping), as in CleanRL.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from evollm.demos.base import Chart, Progress, Result, check
+
+
+@dataclass
+class Config:
+    """CleanRL's `ppo.py` defaults for CartPole-v1, plus the evaluation that decides the check."""
+
+    seed: int = 0
+    quick: bool = False  # gradient check + at most 50k steps, pass at mean return >= 150
+    total_timesteps: int = 500_000  # step budget, and the horizon of the learning-rate anneal
+    learning_rate: float = 2.5e-4  # Adam step size at the start
+    anneal_lr: bool = True  # decay the learning rate linearly to 0 over total_timesteps
+    num_envs: int = 4  # parallel environments
+    num_steps: int = 128  # steps per environment per rollout (batch = 512)
+    gamma: float = 0.99  # discount
+    gae_lambda: float = 0.95  # GAE lambda (Eq. 11)
+    num_minibatches: int = 4  # minibatches per epoch (128 samples each)
+    update_epochs: int = 4  # epochs over each batch (K in Algorithm 1)
+    norm_adv: bool = True  # normalize advantages per minibatch
+    clip_coef: float = 0.2  # epsilon of Eq. 7, also used to clip the value loss
+    clip_vloss: bool = True  # clip the value function's change as well
+    ent_coef: float = 0.01  # c2 of Eq. 9
+    vf_coef: float = 0.5  # c1 of Eq. 9
+    max_grad_norm: float = 0.5  # global gradient-norm clip over actor and critic
+    adam_eps: float = 1e-5  # Adam epsilon (CleanRL's, not torch's default 1e-8)
+    hidden: int = 64  # width of both hidden layers of actor and critic
+    eval_every: int = 10  # iterations (of 512 steps) between evaluations
+    eval_episodes: int = 20  # episodes per evaluation, actions sampled from the policy
+    target_return: float = 475.0  # CartPole-v1's reward threshold: stop at the first pass
+    quick_timesteps: int = 50_000  # step budget of --quick
+    quick_target_return: float = 150.0  # target of --quick
+    grad_check_samples: int = 16  # batch size of the finite-difference gradient check
+
+
+# --- two tanh MLPs with hand-written backprop ------------------------------------------------
+
+def orthogonal(rng: np.random.Generator, n_in: int, n_out: int, gain: float) -> np.ndarray:
+    """An (n_in, n_out) matrix with orthonormal rows or columns, times gain (torch's orthogonal_)."""
+    a = rng.standard_normal((max(n_in, n_out), min(n_in, n_out)))
+    q, r = np.linalg.qr(a)
+    q *= np.sign(np.diag(r))  # make the decomposition unique, so q is uniformly distributed
+    return gain * (q if n_in >= n_out else q.T)
+
+
+def init_mlp(rng: np.random.Generator, sizes: list[int], out_gain: float) -> list[np.ndarray]:
+    """[W1, b1, W2, b2, W3, b3]; gain sqrt(2) on hidden layers, out_gain on the last, biases 0."""
+    params = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        gain = out_gain if i == len(sizes) - 2 else math.sqrt(2)
+        params += [orthogonal(rng, n_in, n_out, gain), np.zeros(n_out)]
+    return params
+
+
+def mlp_forward(params: list[np.ndarray], x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """tanh hidden layers, linear output; returns (output, activations for the backward pass)."""
+    activations = [x]
+    for i in range(0, len(params) - 2, 2):
+        x = np.tanh(x @ params[i] + params[i + 1])  # (B, hidden)
+        activations.append(x)
+    return x @ params[-2] + params[-1], activations
+
+
+def mlp_backward(params: list[np.ndarray], activations: list[np.ndarray],
+                 d_out: np.ndarray) -> list[np.ndarray]:
+    """Gradients of a scalar loss w.r.t. every parameter, given d loss / d output."""
+    grads: list[np.ndarray] = [np.empty(0)] * len(params)
+    d = d_out  # (B, n_out)
+    for layer in range(len(params) // 2 - 1, -1, -1):
+        a = activations[layer]  # input of this layer
+        grads[2 * layer] = a.T @ d
+        grads[2 * layer + 1] = d.sum(axis=0)
+        if layer:
+            d = (d @ params[2 * layer].T) * (1 - a**2)  # through tanh: 1 - tanh^2
+    return grads
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+# --- the PPO loss (Eq. 9) and its gradient ---------------------------------------------------
+
+@dataclass
+class Batch:
+    obs: np.ndarray  # (B, 4)
+    actions: np.ndarray  # (B,)
+    logprobs: np.ndarray  # (B,) log pi_old(a|s)
+    advantages: np.ndarray  # (B,)
+    returns: np.ndarray  # (B,) advantages + old values: the value targets
+    values: np.ndarray  # (B,) V_old(s)
+
+
+def ppo_loss(actor: list[np.ndarray], critic: list[np.ndarray], b: Batch, cfg: Config,
+             want_grads: bool = True) -> tuple[float, dict[str, float], list[np.ndarray]]:
+    """loss = -L^CLIP + c1 L^VF - c2 S (Eq. 9, as a quantity to minimize), its parts, and the
+    gradient w.r.t. actor + critic parameters (in that order)."""
+    n = len(b.actions)
+    eps = cfg.clip_coef
+    logits, actor_acts = mlp_forward(actor, b.obs)  # (B, 2)
+    logp = log_softmax(logits)  # (B, 2)
+    p = np.exp(logp)
+    new_logprob = logp[np.arange(n), b.actions]  # (B,)
+    entropy = -(p * logp).sum(axis=1)  # (B,)
+    ratio = np.exp(new_logprob - b.logprobs)  # r_t(theta), Eq. 6
+
+    adv = b.advantages
+    if cfg.norm_adv:
+        adv = (adv - adv.mean()) / (adv.std(ddof=1) + 1e-8)
+    # Eq. 7, negated: max(-A r, -A clip(r, 1-eps, 1+eps)).
+    unclipped = -adv * ratio
+    clipped = -adv * np.clip(ratio, 1 - eps, 1 + eps)
+    pg_loss = np.maximum(unclipped, clipped).mean()
+
+    new_value, critic_acts = mlp_forward(critic, b.obs)
+    new_value = new_value[:, 0]  # (B,)
+    v_unclipped = (new_value - b.returns) ** 2
+    if cfg.clip_vloss:
+        v_clip = b.values + np.clip(new_value - b.values, -eps, eps)
+        v_clipped = (v_clip - b.returns) ** 2
+        v_loss = 0.5 * np.maximum(v_unclipped, v_clipped).mean()
+    else:
+        v_loss = 0.5 * v_unclipped.mean()
+    loss = pg_loss - cfg.ent_coef * entropy.mean() + cfg.vf_coef * v_loss
+
+    stats = {"pg_loss": float(pg_loss), "v_loss": float(v_loss), "entropy": float(entropy.mean()),
+             "approx_kl": float(((ratio - 1) - (new_logprob - b.logprobs)).mean()),
+             "clipfrac": float((np.abs(ratio - 1) > eps).mean())}
+    if not want_grads:
+        return float(loss), stats, []
+
+    # d pg_loss / d log pi(a|s): -A r where the unclipped branch is the max (or the clip is
+    # inactive, where both branches agree); 0 where the clipped, constant branch wins.
+    inside = (ratio > 1 - eps) & (ratio < 1 + eps)
+    d_logprob = np.where((unclipped >= clipped) | inside, -adv * ratio, 0.0) / n
+    onehot = np.zeros_like(p)
+    onehot[np.arange(n), b.actions] = 1.0
+    d_logits = d_logprob[:, None] * (onehot - p)  # d log pi(a) / d logits = onehot - p
+    # Entropy bonus: dS/dlogits = -p (log p + S); the loss has -c2 * mean(S).
+    d_logits += cfg.ent_coef / n * p * (logp + entropy[:, None])
+
+    # Value loss: the gradient of whichever branch is larger; the clipped branch is flat
+    # outside the band |V - V_old| < eps.
+    if cfg.clip_vloss:
+        in_band = np.abs(new_value - b.values) < eps
+        d_value = np.where(v_unclipped >= v_clipped, 2 * (new_value - b.returns),
+                           np.where(in_band, 2 * (v_clip - b.returns), 0.0))
+    else:
+        d_value = 2 * (new_value - b.returns)
+    d_value *= cfg.vf_coef * 0.5 / n
+    grads = (mlp_backward(actor, actor_acts, d_logits)
+             + mlp_backward(critic, critic_acts, d_value[:, None]))
+    return float(loss), stats, grads
+
+
+def gradient_check(rng: np.random.Generator, cfg: Config) -> float:
+    """Relative error ||g_fd - g|| / (||g_fd|| + ||g||) of the full loss, all parameters, float64.
+
+    The old policy is a perturbed copy of the current one, so ratios spread across both clip
+    edges and every branch of the loss is exercised."""
+    actor = init_mlp(rng, [4, cfg.hidden, cfg.hidden, 2], 1.0)  # larger head: livelier ratios
+    critic = init_mlp(rng, [4, cfg.hidden, cfg.hidden, 1], 1.0)
+    n = cfg.grad_check_samples
+    obs = rng.standard_normal((n, 4))
+    old_actor = [w + 0.15 * rng.standard_normal(w.shape) for w in actor]
+    old_logp = log_softmax(mlp_forward(old_actor, obs)[0])
+    actions = rng.integers(0, 2, n)
+    values = mlp_forward(critic, obs)[0][:, 0] + 0.3 * rng.standard_normal(n)
+    advantages = rng.standard_normal(n)
+    batch = Batch(obs, actions, old_logp[np.arange(n), actions], advantages,
+                  advantages + values + 0.5 * rng.standard_normal(n), values)
+    _, _, grads = ppo_loss(actor, critic, batch, cfg)
+    params = actor + critic
+    h = 1e-6
+    numeric = []
+    for w in params:
+        g = np.zeros_like(w)
+        for idx in np.ndindex(w.shape):
+            keep = w[idx]
+            w[idx] = keep + h
+            up = ppo_loss(params[:6], params[6:], batch, cfg, want_grads=False)[0]
+            w[idx] = keep - h
+            down = ppo_loss(params[:6], params[6:], batch, cfg, want_grads=False)[0]
+            w[idx] = keep
+            g[idx] = (up - down) / (2 * h)
+        numeric.append(g)
+    analytic = np.concatenate([g.ravel() for g in grads])
+    numeric_flat = np.concatenate([g.ravel() for g in numeric])
+    return float(np.linalg.norm(numeric_flat - analytic)
+                 / (np.linalg.norm(numeric_flat) + np.linalg.norm(analytic)))
+
+
+# --- GAE ----------------------------------------------------------------------------------------
+
+def gae(rewards: np.ndarray, values: np.ndarray, dones: np.ndarray, next_value: np.ndarray,
+        next_done: np.ndarray, gamma: float, lam: float) -> np.ndarray:
+    """GAE by the backward recursion A_t = delta_t + gamma lam (1 - d_{t+1}) A_{t+1} (Eq. 11);
+    rewards, values, dones are (T, E): dones[t] says obs t starts a new episode."""
+    steps = len(rewards)
+    advantages = np.zeros_like(rewards)
+    last = np.zeros_like(next_value)
+    for t in reversed(range(steps)):
+        nonterminal = 1.0 - (next_done if t == steps - 1 else dones[t + 1])
+        next_v = next_value if t == steps - 1 else values[t + 1]
+        delta = rewards[t] + gamma * next_v * nonterminal - values[t]  # Eq. 12
+        advantages[t] = last = delta + gamma * lam * nonterminal * last
+    return advantages  # (T, E)
+
+
+def gae_direct(rewards: np.ndarray, values: np.ndarray, dones: np.ndarray,
+               next_value: np.ndarray, next_done: np.ndarray, gamma: float,
+               lam: float) -> np.ndarray:
+    """The same as the explicit sum A_t = sum_l (gamma lam)^l delta_{t+l} (Eq. 11), cut at the
+    episode's end: the naive version the recursion must equal."""
+    steps = len(rewards)
+    all_values = np.concatenate([values, next_value[None]])  # (T+1, E)
+    all_dones = np.concatenate([dones, next_done[None]]).astype(float)  # (T+1, E)
+    delta = rewards + gamma * all_values[1:] * (1 - all_dones[1:]) - values  # (T, E)
+    advantages = np.zeros_like(rewards)
+    for t in range(steps):
+        alive = np.ones_like(next_value)
+        for lag in range(steps - t):
+            advantages[t] += alive * (gamma * lam) ** lag * delta[t + lag]
+            alive = alive * (1 - all_dones[t + lag + 1])
+    return advantages
+
+
+# --- training -----------------------------------------------------------------------------------
+
+class Adam:
+    def __init__(self, params: list[np.ndarray], eps: float) -> None:
+        self.m = [np.zeros_like(w) for w in params]
+        self.v = [np.zeros_like(w) for w in params]
+        self.t = 0
+        self.eps = eps
+
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float,
+             beta1: float = 0.9, beta2: float = 0.999) -> None:
+        self.t += 1
+        for w, g, m, v in zip(params, grads, self.m, self.v):
+            m *= beta1
+            m += (1 - beta1) * g
+            v *= beta2
+            v += (1 - beta2) * g * g
+            m_hat = m / (1 - beta1**self.t)
+            v_hat = v / (1 - beta2**self.t)
+            w -= lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+def clip_global_norm(grads: list[np.ndarray], max_norm: float) -> float:
+    """Scale all gradients together so their joint norm is at most max_norm (as torch does)."""
+    norm = math.sqrt(sum(float((g * g).sum()) for g in grads))
+    scale = min(1.0, max_norm / (norm + 1e-6))
+    for g in grads:
+        g *= scale
+    return norm
+
+
+def sample_actions(rng: np.random.Generator, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sample from the categorical policy; returns (actions, their log-probabilities)."""
+    logp = log_softmax(logits)  # (E, A)
+    cumulative = np.cumsum(np.exp(logp), axis=1)
+    actions = (rng.random(len(logits))[:, None] > cumulative[:, :-1]).sum(axis=1)
+    return actions, logp[np.arange(len(actions)), actions]
+
+
+def make_envs(n: int) -> gym.vector.SyncVectorEnv:
+    return gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1") for _ in range(n)],
+                                    autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+
+
+def evaluate(rng: np.random.Generator, actor: list[np.ndarray], envs: gym.vector.VectorEnv,
+             seed: int) -> float:
+    """Mean return of the first episode of each environment, actions sampled from the policy."""
+    obs, _ = envs.reset(seed=seed)
+    totals = np.zeros(envs.num_envs)
+    running = np.ones(envs.num_envs, dtype=bool)
+    while running.any():
+        actions, _ = sample_actions(rng, mlp_forward(actor, obs.astype(np.float64))[0])
+        obs, reward, terminated, truncated, _ = envs.step(actions)
+        totals += reward * running
+        running &= ~(terminated | truncated)
+    return float(totals.mean())
+
+
+def explained_variance(predicted: np.ndarray, target: np.ndarray) -> float:
+    var = target.var()
+    return float("nan") if var == 0 else float(1 - (target - predicted).var() / var)
+
+
+def train(cfg: Config, rng: np.random.Generator, progress: Progress) -> dict[str, object]:
+    """CleanRL's training loop; evaluates every eval_every iterations and stops at the target."""
+    budget = cfg.quick_timesteps if cfg.quick else cfg.total_timesteps
+    target = cfg.quick_target_return if cfg.quick else cfg.target_return
+    e, t = cfg.num_envs, cfg.num_steps
+    batch_size = e * t
+    minibatch = batch_size // cfg.num_minibatches
+    num_iterations = cfg.total_timesteps // batch_size  # the anneal's horizon, even in --quick
+
+    actor = init_mlp(rng, [4, cfg.hidden, cfg.hidden, 2], 0.01)
+    critic = init_mlp(rng, [4, cfg.hidden, cfg.hidden, 1], 1.0)
+    params = actor + critic
+    optimizer = Adam(params, cfg.adam_eps)
+    envs = make_envs(e)
+    # Evaluation uses gymnasium's batched CartPole-v1 (same dynamics and 500-step limit, all
+    # episodes in one numpy step); only each environment's first episode counts, so its
+    # autoreset mode does not matter.
+    eval_envs = gym.make_vec("CartPole-v1", num_envs=cfg.eval_episodes,
+                             vectorization_mode="vector_entry_point")
+
+    obs_buf = np.zeros((t, e, 4))
+    actions_buf = np.zeros((t, e), dtype=np.int64)
+    logprobs_buf, rewards_buf, dones_buf, values_buf = (np.zeros((t, e)) for _ in range(4))
+    next_obs = envs.reset(seed=int(rng.integers(2**31)))[0].astype(np.float64)
+    next_done = np.zeros(e)
+    episode_return = np.zeros(e)
+    train_returns: list[tuple[int, float]] = []
+    curve: list[tuple[int, float]] = []
+    stats: dict[str, float] = {}
+    gae_error = float("nan")
+    global_step = 0
+    passed_at = None
+
+    for iteration in range(1, budget // batch_size + 1):
+        lr = cfg.learning_rate
+        if cfg.anneal_lr:
+            lr *= 1.0 - (iteration - 1.0) / num_iterations
+        for step in range(t):  # rollout with the current policy
+            global_step += e
+            obs_buf[step], dones_buf[step] = next_obs, next_done
+            logits, _ = mlp_forward(actor, next_obs)
+            values_buf[step] = mlp_forward(critic, next_obs)[0][:, 0]
+            actions, logprobs = sample_actions(rng, logits)
+            actions_buf[step], logprobs_buf[step] = actions, logprobs
+            obs, reward, terminated, truncated, _ = envs.step(actions)
+            next_obs, next_done = obs.astype(np.float64), (terminated | truncated).astype(float)
+            rewards_buf[step] = reward
+            episode_return += reward
+            for i in np.flatnonzero(next_done):
+                train_returns.append((global_step, float(episode_return[i])))
+                episode_return[i] = 0.0
+
+        next_value = mlp_forward(critic, next_obs)[0][:, 0]
+        advantages = gae(rewards_buf, values_buf, dones_buf, next_value, next_done,
+                         cfg.gamma, cfg.gae_lambda)
+        if iteration == 1:  # the recursion against the explicit sum of Eq. 11, once
+            direct = gae_direct(rewards_buf, values_buf, dones_buf, next_value, next_done,
+                                cfg.gamma, cfg.gae_lambda)
+            gae_error = float(np.max(np.abs(direct - advantages)))
+        returns = advantages + values_buf
+        flat = Batch(obs_buf.reshape(-1, 4), actions_buf.reshape(-1), logprobs_buf.reshape(-1),
+                     advantages.reshape(-1), returns.reshape(-1), values_buf.reshape(-1))
+
+        clipfracs = []
+        for _ in range(cfg.update_epochs):  # K epochs of minibatch steps on the same batch
+            order = rng.permutation(batch_size)
+            for start in range(0, batch_size, minibatch):
+                idx = order[start : start + minibatch]
+                mb = Batch(flat.obs[idx], flat.actions[idx], flat.logprobs[idx],
+                           flat.advantages[idx], flat.returns[idx], flat.values[idx])
+                _, stats, grads = ppo_loss(actor, critic, mb, cfg)
+                clipfracs.append(stats["clipfrac"])
+                clip_global_norm(grads, cfg.max_grad_norm)
+                optimizer.step(params, grads, lr)
+        stats["clipfrac"] = float(np.mean(clipfracs))
+        stats["explained_variance"] = explained_variance(flat.values, flat.returns)
+        stats["learning_rate"] = lr
+
+        if iteration % cfg.eval_every == 0:
+            score = evaluate(rng, actor, eval_envs, int(rng.integers(2**31)))
+            curve.append((global_step, score))
+            if score >= target:
+                passed_at = global_step
+                break
+        progress(min(1.0, global_step / budget))
+
+    envs.close()
+    eval_envs.close()
+    return {"curve": curve, "train_returns": train_returns, "passed_at": passed_at,
+            "steps": global_step, "stats": stats, "gae_error": gae_error, "target": target,
+            "budget": budget}
+
+
+def run(config: Config, progress: Progress | None = None) -> Result:
+    rng = np.random.default_rng(config.seed)
+    report = progress or (lambda fraction: None)
+    grad_error = gradient_check(rng, config)
+    report(0.02)
+    out = train(config, rng, lambda f: report(0.02 + 0.98 * f))
+    curve = out["curve"]
+    best = max((score for _, score in curve), default=0.0)
+    final = curve[-1][1] if curve else 0.0
+    reached = final if out["passed_at"] else best
+    n_eval = config.eval_episodes
+
+    checks = [
+        check("finite-difference gradient check of the full loss (relative error)", grad_error,
+              "<=", 1e-6),
+        check("GAE recursion == explicit sum of Eq. 11 (max abs diff)", out["gae_error"],
+              "<=", 1e-10),
+        check(f"sampled-policy mean return over {n_eval} episodes within {out['budget']:,} steps",
+              reached, ">=", out["target"]),
+    ]
+    stats = out["stats"]
+    last_train = [r for _, r in out["train_returns"][-20:]]
+    metrics = {
+        "steps_to_pass": out["passed_at"],
+        "steps_run": out["steps"],
+        "eval_returns": [round(s, 1) for _, s in curve],
+        "best_eval_return": best,
+        "mean_of_last_20_training_episodes": float(np.mean(last_train)) if last_train else 0.0,
+        "training_episodes": len(out["train_returns"]),
+        "final_clipfrac": stats.get("clipfrac"),
+        "final_approx_kl": stats.get("approx_kl"),
+        "final_explained_variance": stats.get("explained_variance"),
+        "final_entropy": stats.get("entropy"),
+        "final_learning_rate": stats.get("learning_rate"),
+        "gradient_check_relative_error": grad_error,
+    }
+    charts = [
+        Chart(f"sampled-policy return, mean of {n_eval} episodes, vs env steps", "line",
+              x=[float(s) for s, _ in curve], y=[float(v) for _, v in curve]),
+        Chart("training episode returns vs env steps", "line",
+              x=[float(s) for s, _ in out["train_returns"]],
+              y=[float(v) for _, v in out["train_returns"]]),
+    ]
+    return Result(checks=checks, metrics=metrics, charts=charts)
