@@ -170,19 +170,26 @@ def tree(
     family: Annotated[Optional[str], typer.Option("--family", help="Draw a whole family from its oldest member.")] = None,
     ancestors: Annotated[bool, typer.Option("--ancestors", help="Draw ancestors instead of descendants.")] = False,
     depth: Annotated[Optional[int], typer.Option("--depth", help="At most this many generations.")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="The whole knowledge base, from every root.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="text, mermaid (flowchart) or dot (Graphviz).")] = "text",
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Family trees and lineage: an entry's descendants (or ancestors), or a family."""
+    """Family trees and lineage: an entry's descendants (or ancestors), a family, or everything."""
     from evollm import graph, query
     from evollm.errors import UsageError
 
-    if (entry_id is None) == (family is None):
-        raise UsageError("give either an ID or --family NAME (e.g. evollm tree --family bert)")
+    if sum(x is not None and x is not False for x in (entry_id, family, everything or None)) != 1:
+        raise UsageError("give one of: an ID, --family NAME or --all (e.g. evollm tree --family bert)")
     if depth is not None and depth < 1:
         raise UsageError(f"--depth must be 1 or more, got {depth}")
+    if fmt not in ("text", "mermaid", "dot"):
+        raise UsageError(f"unknown format {fmt!r}; accepted: text, mermaid, dot")
     kb = _load(data)
-    if family is not None:
+    if everything:
+        forest = graph.whole_forest(kb)
+        title = "Every entry, from its roots"
+    elif family is not None:
         name = query.check_family(kb, family)
         forest = graph.family_forest(kb, name)
         title = f"The {name} family"
@@ -192,6 +199,11 @@ def tree(
         title = f"{'Ancestors' if ancestors else 'Descendants'} of {root.name}"
     if as_json:
         _print_json([_node_json(node) for node in forest])
+        return
+    if fmt != "text":
+        from evollm.export import graphs
+
+        sys.stdout.write(graphs.GRAPH_FORMATS[fmt](kb, forest, title))
         return
     from evollm.render.tree import lineage_tree
 

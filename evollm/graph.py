@@ -130,6 +130,12 @@ def family_forest(kb: KnowledgeBase, family: str) -> list[TreeNode]:
     return forest
 
 
+def whole_forest(kb: KnowledgeBase) -> list[TreeNode]:
+    """Every entry once in full: a tree from each root (an entry with no parents), oldest first."""
+    drawn: set[str] = set()
+    return [build_tree(kb, e.id, drawn=drawn) for e in kb if not e.lineage]
+
+
 # --- paths, common ancestors, reading orders --------------------------------------------------
 
 

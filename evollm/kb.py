@@ -169,6 +169,20 @@ def _count_nodes(node, limit: int) -> int:
     return count
 
 
+def _duplicate_key(node) -> tuple[str, int, int] | None:
+    """(key, first line, second line) of a top-level key written twice; YAML would keep the last silently."""
+    if not isinstance(node.value, list):
+        return None
+    seen: dict[str, int] = {}
+    for key, _ in (pair for pair in node.value if isinstance(pair, tuple)):
+        if isinstance(key.value, str):
+            line = key.start_mark.line + 1
+            if key.value in seen:
+                return key.value, seen[key.value], line
+            seen[key.value] = line
+    return None
+
+
 def _line_of(node, loc: tuple) -> int | None:
     """The line of the YAML node at pydantic's error location, as deep as the file has it."""
     line = node.start_mark.line + 1 if node is not None else None
@@ -216,6 +230,9 @@ def read_entry(path: Path, display: str) -> tuple[object | None, list[Problem]]:
             return None, problem("empty file; expected a mapping of fields")
         if _count_nodes(node, MAX_NODES) > MAX_NODES:
             return None, problem(f"expands to more than {MAX_NODES} YAML nodes (aliases?)")
+        duplicate = _duplicate_key(node)
+        if duplicate:
+            return None, problem(f"field {duplicate[0]!r} appears twice (the first at line {duplicate[1]})", duplicate[2])
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -47,3 +47,15 @@ def cli():
         return runner.invoke(app, [str(a) for a in args], **kwargs)
 
     return invoke
+
+
+try:  # property tests: small by default, `pytest --hypothesis-profile long` searches deeper
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("default", max_examples=40, deadline=None,
+                              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    settings.register_profile("long", max_examples=2000, deadline=None,
+                              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+except ImportError:  # pragma: no cover
+    pass

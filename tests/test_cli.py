@@ -47,7 +47,7 @@ def test_timeline_overview(cli):
     (["timeline", "--family", "nope"], "unknown family 'nope'; known families: Dec, Enc"),
     (["tree", "--family", "nope"], "unknown family"),
     (["tree", "attn", "--depth", "-1"], "--depth must be 1 or more"),
-    (["tree"], "give either an ID or --family"),
+    (["tree"], "give one of: an ID, --family NAME or --all"),
     (["search", "  "], "empty search text"),
     (["show", "attn", "--open", "homepage"], "--open takes paper or code"),
 ])

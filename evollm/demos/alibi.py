@@ -89,7 +89,7 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     closed_error = max(float(np.max(np.abs(np.array(slopes(n)) / closed_form_slopes(n) - 1)))
                        for n in counts)
 
-    # 2. The bias is Toeplitz: constant along every diagonal, so B[i+1, j+1] == B[i, j].
+    # 2. The bias is Toeplitz: constant along every diagonal, so B(i+1, j+1) == B(i, j).
     m = np.array(slopes(h))  # (H,)
     bias = alibi_bias(m, t)  # (H, T, T)
     lower = np.tril(np.ones((t - 1, t - 1), dtype=bool))
@@ -118,7 +118,7 @@ def run(config: Config, progress: Progress | None = None) -> Result:
         check("8 heads: slopes == 1/2, 1/4, ..., 1/256 (max abs diff)", eight_error, "==", 0.0),
         check("slopes == closed form for 1..96 heads, max relative diff", closed_error,
               "<=", 1e-12),
-        check("bias is Toeplitz: B[i+1, j+1] == B[i, j] (max abs diff)", toeplitz_error, "==", 0.0),
+        check("bias is Toeplitz: B(i+1, j+1) == B(i, j) (max abs diff)", toeplitz_error, "==", 0.0),
         check("equal keys: log w(delta) - log w(0) == -m * delta (max abs diff)", decay_error,
               "<=", 1e-12),
     ]

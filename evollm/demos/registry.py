@@ -31,13 +31,13 @@ def _spec(name: str, entry: str, shows: str, checks: str, seconds: float) -> tup
 DEMOS: dict[str, DemoSpec] = dict(
     [
         _spec("ppo", "ppo", "PPO's clipped objective learns CartPole-v1",
-              "gradient check; sampled policy mean return >= 475", 30),
+              "gradient check; sampled policy mean return >= 475", 15),
         _spec("transformer", "transformer", "scaled dot-product and multi-head attention",
               "vectorized == loop; causal mask leaks nothing; equivariance; logit scale", 1),
         _spec("flash-attention", "flash-attention", "tiled attention with an online softmax",
-              "equals naive attention; logsumexp; counted memory traffic", 3),
+              "equals naive attention; logsumexp; counted memory traffic", 2),
         _spec("kv-cache", "mqa", "KV caching with multi-head, grouped and multi-query attention",
-              "cached == recomputed tokens; >= 3x faster; cache bytes H:G:1", 8),
+              "cached == recomputed tokens; >= 3x faster; cache bytes H:G:1", 4),
         _spec("rlhf", "rlhf", "a Bradley-Terry reward model learned from preferences",
               "held-out agreement and correlation with the true reward >= 0.9", 2),
         _spec("dpo", "dpo", "direct preference optimization of a log-linear policy",

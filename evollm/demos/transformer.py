@@ -110,7 +110,7 @@ def sinusoidal_positions(t: int, d_model: int) -> np.ndarray:
 
 def causal_leak(rng: np.random.Generator, x: np.ndarray, w: dict[str, np.ndarray],
                 n_heads: int) -> tuple[float, float]:
-    """Perturb token t, for every t: (largest change at positions < t, smallest at positions >= t)."""
+    """Perturb each token t in turn: (largest change before t, smallest change at t and after)."""
     base, _ = multi_head_attention(x, w, n_heads, causal=True)
     leak, reach = 0.0, math.inf
     for t in range(x.shape[1]):

@@ -1,0 +1,1 @@
+"""Exporters: pure functions from entries to text, in registries (dicts) by format name."""

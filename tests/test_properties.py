@@ -1,0 +1,104 @@
+"""Property-based tests: round trips of valid entries, and no input ever escapes as a traceback."""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from evollm.errors import Problem
+from evollm.kb import read_entry
+from evollm.models import Entry
+from evollm.vocab import ARCHITECTURES, KINDS, LINK_KINDS, RELATIONS, TOPICS
+
+slug = st.from_regex(r"[a-z0-9][a-z0-9.-]{0,20}", fullmatch=True)
+text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60).map(str.strip).filter(bool)
+months = st.dates(dt.date(1990, 1, 1), dt.date(2024, 12, 31))
+
+
+@st.composite
+def entries(draw):
+    day = draw(months)
+    arxiv = None
+    if day.year >= 2007 and draw(st.booleans()):
+        arxiv = f"{day.year % 100:02d}{day.month:02d}.{draw(st.integers(1, 99999)):05d}"
+    data = {
+        "id": draw(slug), "name": draw(text), "title": draw(text),
+        "date": f"{day:%Y-%m}" if draw(st.booleans()) else day.isoformat(),
+        "labs": draw(st.lists(text, min_size=1, max_size=3)), "kind": draw(st.sampled_from(KINDS)),
+        "problem": draw(text), "solution": draw(text),
+        "aliases": draw(st.lists(text, max_size=2)),
+        "key_ideas": draw(st.lists(text, max_size=3)),
+        "topics": draw(st.lists(st.sampled_from(TOPICS), max_size=3)),
+        "links": draw(st.dictionaries(st.sampled_from(LINK_KINDS), slug.map(lambda s: f"https://example.org/{s}"), max_size=2)),
+        "params": [{"label": draw(text), "total": total, "active": draw(st.one_of(st.none(), st.integers(1, total)))}
+                   for total in draw(st.lists(st.integers(1, 10**13), max_size=2))],
+        "lineage": [{"id": draw(slug), "relation": draw(st.sampled_from(list(RELATIONS))), "note": draw(text)}
+                    for _ in range(draw(st.integers(0, 2)))],
+        "uses": draw(st.lists(slug, max_size=2)),
+    }
+    if draw(st.booleans()):
+        data["architecture"] = draw(st.sampled_from(ARCHITECTURES))
+    if arxiv:
+        data["arxiv"] = arxiv
+        data["date"] = f"20{arxiv[:2]}-{arxiv[2:4]}"
+    return Entry.model_validate(data)
+
+
+@given(entries())
+def test_yaml_round_trip(tmp_path_factory, entry):
+    folder = tmp_path_factory.mktemp("rt")
+    path = folder / f"{entry.id}.yaml"
+    path.write_text(yaml.safe_dump(entry.model_dump(mode="json", exclude_none=True), allow_unicode=True), encoding="utf-8")
+    back, problems = read_entry(path, path.name)
+    assert problems == [] and back == entry
+
+
+@given(entries())
+def test_json_round_trip(entry):
+    assert Entry.model_validate(json.loads(json.dumps(entry.model_dump(mode="json")))) == entry
+
+
+def _read(tmp_path_factory, content: bytes):
+    path = tmp_path_factory.mktemp("fuzz") / "x.yaml"
+    path.write_bytes(content)
+    back, problems = read_entry(path, "x.yaml")
+    assert (back is None) == bool(problems)
+    assert all(isinstance(p, Problem) for p in problems)
+
+
+@given(st.binary(max_size=400))
+def test_arbitrary_bytes_never_escape(tmp_path_factory, content):
+    _read(tmp_path_factory, content)
+
+
+yaml_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20), st.dates()),
+    lambda children: st.one_of(st.lists(children, max_size=4),
+                               st.dictionaries(st.one_of(st.text(max_size=10), st.sampled_from(list(Entry.model_fields))),
+                                               children, max_size=6)),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.sampled_from(list(Entry.model_fields)), yaml_values, max_size=12) | yaml_values)
+def test_arbitrary_yaml_documents_never_escape(tmp_path_factory, document):
+    _read(tmp_path_factory, yaml.safe_dump(document, allow_unicode=True).encode())
+
+
+WORDS = ["timeline", "show", "tree", "search", "validate", "path", "diff", "uses", "learn", "demos",
+         "--json", "--family", "--depth", "--limit", "--max", "--lab", "--kind", "--all", "--ancestors",
+         "--open", "--data", "2019", "2017..2020", "2020..2018", "-1", "0", "enc", "attn", "ENC2", "bert", ""]
+
+
+@given(st.lists(st.one_of(st.sampled_from(WORDS), st.text(max_size=12)), max_size=6))
+def test_arbitrary_arguments_never_trace_back(cli, args):
+    args = [a for a in args if "\x00" not in a]
+    if "--data" not in args:
+        args += ["--data", str(Path(__file__).parent / "fixtures" / "mini")]
+    result = cli(*args)
+    assert result.exit_code in (0, 1, 2, 3), (args, result.output)
+    assert result.exception is None or isinstance(result.exception, SystemExit), (args, repr(result.exception))
+    assert "Traceback" not in result.output
