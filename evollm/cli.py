@@ -166,7 +166,7 @@ def show(
 
 @command()
 def tree(
-    entry_id: Annotated[Optional[str], typer.Argument(metavar="[ID]", help="Draw this entry's descendants.")] = None,
+    entry_id: Annotated[Optional[str], typer.Argument(metavar="ID", help="Draw this entry's descendants.")] = None,
     family: Annotated[Optional[str], typer.Option("--family", help="Draw a whole family from its oldest member.")] = None,
     ancestors: Annotated[bool, typer.Option("--ancestors", help="Draw ancestors instead of descendants.")] = False,
     depth: Annotated[Optional[int], typer.Option("--depth", help="At most this many generations.")] = None,

@@ -99,7 +99,7 @@ def _links(kb: KnowledgeBase, entry_id: str, upward: bool) -> list[tuple[str, st
         links = [(p.id, p.relation, p.note) for p in kb.entries[entry_id].lineage]
     else:
         links = [(child, p.relation, p.note) for child, p in kb.children(entry_id)]
-    order = {entry_id: i for i, entry_id in enumerate(kb.entries)}
+    order = kb.position()
     return sorted(links, key=lambda link: order[link[0]])
 
 
@@ -139,10 +139,6 @@ def whole_forest(kb: KnowledgeBase) -> list[TreeNode]:
 # --- paths, common ancestors, reading orders --------------------------------------------------
 
 
-def _date_order(kb: KnowledgeBase) -> dict[str, int]:
-    return {entry_id: i for i, entry_id in enumerate(kb.entries)}
-
-
 def shortest_path(kb: KnowledgeBase, start: str, goal: str) -> list[str] | None:
     """The shortest chain start -> ... -> goal following parent-to-child links, or None.
 
@@ -151,7 +147,7 @@ def shortest_path(kb: KnowledgeBase, start: str, goal: str) -> list[str] | None:
     """
     if start == goal:
         return [start]
-    order = _date_order(kb)
+    order = kb.position()
     # Distances to goal walking upward; then walk down from start choosing the earliest child
     # that is one step closer. This yields the lexicographically smallest shortest path.
     to_goal = {goal: 0, **_walk(kb, goal, parents_of, None)}
@@ -170,7 +166,7 @@ def all_paths(kb: KnowledgeBase, start: str, goal: str, limit: int = 50) -> tupl
     whether more exist than were returned."""
     if start == goal:
         return [[start]], False
-    order = _date_order(kb)
+    order = kb.position()
     can_reach = {goal, *_walk(kb, goal, parents_of, None)}
     if start not in can_reach:
         return [], False
@@ -209,7 +205,7 @@ def nearest_common_ancestor(kb: KnowledgeBase, a: str, b: str) -> str | None:
     shared = set(dist_a) & set(dist_b)
     if not shared:
         return None
-    order = _date_order(kb)
+    order = kb.position()
     return min(shared, key=lambda i: (dist_a[i] + dist_b[i], -order[i], i))
 
 
@@ -219,7 +215,7 @@ def reading_order(kb: KnowledgeBase, target: str, limit: int | None = None) -> l
     With `limit`, keep the `limit - 1` nearest ancestors (by generations, then latest first).
     """
     dist = _walk(kb, target, parents_of, None)
-    order = _date_order(kb)
+    order = kb.position()
     chosen = sorted(dist, key=lambda i: (dist[i], -order[i], i))
     if limit is not None:
         chosen = chosen[: max(0, limit - 1)]

@@ -72,6 +72,7 @@ class KnowledgeBase:
     warnings: list[Problem] = field(default_factory=list)
     _names: dict[str, str] | None = None  # normalized id/alias/name -> id, built on first use
     _children: dict[str, list[tuple[str, "Parent"]]] | None = None
+    _position: dict[str, int] | None = None
 
     def _name_index(self) -> dict[str, str]:
         if self._names is None:
@@ -80,6 +81,12 @@ class KnowledgeBase:
                 for key in (entry.name, *entry.aliases, entry.id):  # id wins over alias over name
                     self._names[normalize(key)] = entry.id
         return self._names
+
+    def position(self) -> dict[str, int]:
+        """id -> rank in date order (for sorting ids by date without looking entries up)."""
+        if self._position is None:
+            self._position = {entry_id: i for i, entry_id in enumerate(self.entries)}
+        return self._position
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -185,18 +192,18 @@ def _duplicate_key(node) -> tuple[str, int, int] | None:
 
 def _line_of(node, loc: tuple) -> int | None:
     """The line of the YAML node at pydantic's error location, as deep as the file has it."""
+    import yaml
+
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:
-        value = getattr(node, "value", None)
         child = None
-        if isinstance(part, str) and isinstance(value, list):
-            for key, item in value:
-                if isinstance(key.value, str) and key.value == part:
-                    child = item
-                    line = key.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, item in node.value:
+                if key.value == part or key.value == str(part):
+                    child, line = item, key.start_mark.line + 1
                     break
-        elif isinstance(part, int) and isinstance(value, list) and 0 <= part < len(value):
-            child = value[part]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            child = node.value[part]
             line = child.start_mark.line + 1
         if child is None:
             break

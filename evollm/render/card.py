@@ -50,7 +50,12 @@ def card(entry, *, parents, children, uses, adopted_by, influenced: int, overrid
     if entry.solution:
         section("Solution", Text(entry.solution))
     if entry.key_ideas:
-        section("Key ideas", Text("\n".join(f"• {idea}" for idea in entry.key_ideas)))
+        bullets = Table.grid(padding=(0, 1))
+        bullets.add_column(no_wrap=True)
+        bullets.add_column(overflow="fold")
+        for idea in entry.key_ideas:
+            bullets.add_row("•", Text(idea))
+        section("Key ideas", bullets)
     if parents:
         section("Parents", _links(parents))
     if children:
