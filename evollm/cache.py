@@ -1,10 +1,16 @@
 """An on-disk cache of the validated knowledge base that can never serve stale data.
 
-The key covers every entry file's path, size, modification time and inode (so any edit, added,
-removed or renamed file changes it), evollm's version, and the bytes of the schema's source
-files. A cache whose key differs, or that cannot be read or parsed, is ignored and rebuilt.
-The cache is JSON, never pickle: reading it cannot run code. It is written to a temporary file
-and renamed, so two processes writing at once leave one complete cache.
+The key covers every entry file's path, size, modification and change times and inode (so any edit,
+added, removed or renamed file changes it; ctime even catches an edit that restores the mtime),
+evollm's version, and the bytes of the schema's source
+files. A cache whose key differs, or that cannot be read or parsed, is ignored and rebuilt. It is
+JSON, never pickle: reading it cannot run code. It is written to a temporary file and renamed, so
+two processes writing at once leave one complete cache.
+
+Layout, one file: a header line (key, paths, warnings, and an index of the fields listings and
+lineage need), then one JSON line per entry with everything. Entries are `record.Record`s that
+read their own line only when a field outside the index is asked for: `timeline` on 10,000
+entries decodes 3 MB instead of 13 MB.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from pathlib import Path
 
 from evollm import __version__
 
-_SCHEMA_FILES = ("models.py", "vocab.py", "demos/registry.py", "kb.py", "cache.py")
+_SCHEMA_FILES = ("models.py", "vocab.py", "demos/registry.py", "kb.py", "cache.py", "record.py")
 
 
 def enabled() -> bool:
@@ -36,16 +42,29 @@ def _schema_fingerprint() -> bytes:
     return digest.digest()
 
 
-def key_of(files: list[Path]) -> str | None:
-    """The key of a list of entry files, or None if any cannot be examined (then: no cache)."""
-    digest = hashlib.sha256(_schema_fingerprint())
+RACY_SECONDS = 2.0
+
+
+def key_of(files: list[str]) -> tuple[str, bool] | None:
+    """(key, may_write) for a list of entry files, or None if any cannot be examined (no cache).
+
+    `may_write` is False while a file is younger than RACY_SECONDS: an edit within the same
+    clock tick as the previous write would leave size and times unchanged, so a cache is only
+    written once every file is older than that (git handles "racily clean" files the same way).
+    """
+    import time
+
+    parts = []
+    newest = 0
     try:
         for path in files:
-            st = path.stat()
-            digest.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode())
+            st = os.stat(path)
+            newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+            parts.append(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}")
     except OSError:
         return None
-    return digest.hexdigest()
+    key = hashlib.sha256(_schema_fingerprint() + "\n".join(parts).encode()).hexdigest()
+    return key, time.time_ns() - newest > RACY_SECONDS * 1e9
 
 
 def _file_for(folders: list[Path]) -> Path:
@@ -55,22 +74,23 @@ def _file_for(folders: list[Path]) -> Path:
 
 def read(folders: list[Path], key: str):
     """The cached (entries, paths, overridden, warnings) for `key`, or None."""
-    from evollm.errors import Problem
-    from evollm.record import Record
-
     import gc
 
-    gc.disable()  # the decoded JSON is hundreds of thousands of objects, all kept: nothing to collect
+    from evollm.errors import Problem
+    from evollm.record import Record, RecordFile
+
+    gc.disable()  # the decoded JSON is many objects, all kept: nothing to collect
     try:
-        data = json.loads(_file_for(folders).read_bytes())
-        if not isinstance(data, dict) or data.get("key") != key:
+        handle = open(_file_for(folders), "rb")  # noqa: SIM115 - kept open for lazy reads
+        header = json.loads(handle.readline())
+        if not isinstance(header, dict) or header.get("key") != key:
+            handle.close()
             return None
-        entries = {}
-        for raw in data["entries"]:
-            entries[raw["id"]] = Record(raw)
-        paths = data["paths"]  # str values: Path objects for 10,000 entries cost 20 ms, rarely needed
-        warnings = [Problem(*w) for w in data["warnings"]]
-        return entries, paths, set(data["overridden"]), warnings
+        source = RecordFile(handle, handle.tell())
+        entries = {row["id"]: Record(row, source) for row in header["index"]}
+        warnings = [Problem(*w) for w in header["warnings"]]
+        # str paths: Path objects for 10,000 entries cost 20 ms and are rarely needed
+        return entries, header["paths"], set(header["overridden"]), warnings
     except Exception:  # noqa: BLE001 — any unreadable or corrupt cache is rebuilt silently
         return None
     finally:
@@ -79,18 +99,31 @@ def read(folders: list[Path], key: str):
 
 def write(folders: list[Path], key: str, kb) -> None:
     """Store a validated knowledge base; failing to write is not an error (the cache is optional)."""
-    target = _file_for(folders)
-    payload = {
+    from evollm.record import INDEX_FIELDS
+
+    lines, index, offset = [], [], 0
+    for entry in kb:
+        full = entry.model_dump(mode="json")
+        line = json.dumps(full, ensure_ascii=False, separators=(",", ":")) + "\n"
+        row = {name: full[name] for name in INDEX_FIELDS}
+        row["lineage"] = [[p["id"], p["relation"], p["note"]] for p in full["lineage"]]
+        row["_offset"] = offset
+        index.append(row)
+        lines.append(line)
+        offset += len(line.encode())
+    header = {
         "key": key,
-        "entries": [entry.model_dump(mode="json") for entry in kb],
+        "index": index,
         "paths": {entry_id: str(path) for entry_id, path in kb.paths.items()},
         "overridden": sorted(kb.overridden),
         "warnings": [[w.path, w.line, w.field, w.message] for w in kb.warnings],
     }
+    text = json.dumps(header, ensure_ascii=False, separators=(",", ":")) + "\n" + "".join(lines)
+    target = _file_for(folders)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         from evollm.fileio import write_atomic
 
-        write_atomic(target, json.dumps(payload, ensure_ascii=False, separators=(",", ":")), overwrite=True)
+        write_atomic(target, text, overwrite=True)
     except OSError:
         pass

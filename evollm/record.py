@@ -1,13 +1,19 @@
 """Entries read back from the cache: the attributes of `models.Entry`, without pydantic.
 
 A run served from the cache never validates, so it need not import pydantic at all (about 60 ms
-of start-up). `Record` answers every attribute an Entry has; `EntryViews` holds the values derived
-from them, shared by both classes so they cannot drift apart.
+of start-up). A `Record` starts with the fields of `INDEX_FIELDS` and reads the rest of its entry
+from the cache file the first time one of them is asked for. `EntryViews` holds the values derived
+from an entry's fields, shared with `models.Entry` so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+
+# What listings, trees and lineage queries read; everything else is read on demand.
+INDEX_FIELDS = ("id", "name", "aliases", "date", "kind", "labs", "family", "topics", "lineage", "uses",
+                "demo", "arxiv", "architecture", "status")
 
 
 class EntryViews:
@@ -42,18 +48,48 @@ class Size:
         self.label, self.total, self.active = label, total, active
 
 
-class Record(EntryViews):
-    """A validated entry, rebuilt from a full `Entry.model_dump(mode="json")` in the cache."""
+class RecordFile:
+    """The open cache file; `fetch(offset)` decodes the entry written at that offset."""
 
-    def __init__(self, data: dict) -> None:
-        self.__dict__.update(data)
-        self.lineage = [Link(**p) for p in data["lineage"]]
-        self.params = [Size(**p) for p in data["params"]]
-        self._data = data
+    def __init__(self, handle, base: int) -> None:
+        self.handle, self.base = handle, base
+
+    def fetch(self, offset: int) -> dict:
+        self.handle.seek(self.base + offset)
+        return json.loads(self.handle.readline())
+
+
+class Record(EntryViews):
+    """A validated entry from the cache, its non-index fields read on first use."""
+
+    def __init__(self, row: dict, source: RecordFile) -> None:
+        self.__dict__.update(row)
+        self.lineage = [Link(*link) for link in row["lineage"]]
+        self._source = source
+        self._full: dict | None = None
+
+    def _complete(self) -> dict:
+        if self._full is None:
+            full = self._source.fetch(self._offset)
+            self._full = copy.deepcopy(full)
+            full.pop("lineage")
+            full["params"] = [Size(**p) for p in full["params"]]
+            self.__dict__.update(full)
+        return self._full
+
+    def __getattr__(self, name: str):
+        # Called only for attributes not set yet: the fields outside the index.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        self._complete()
+        try:
+            return self.__dict__[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
     def model_dump(self, mode: str = "json", exclude_none: bool = False) -> dict:
         """The same dict `Entry.model_dump(mode="json")` gives (always JSON-ready)."""
-        data = copy.deepcopy(self._data)
+        data = copy.deepcopy(self._complete())
         return {k: v for k, v in data.items() if v is not None} if exclude_none else data
 
     def __repr__(self) -> str:

@@ -315,8 +315,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
 
     # 3. The knowledge base's own text.
     docs, source = corpus(config.min_kb_bytes)
-    train_docs = [d for i, d in enumerate(docs) if i % config.held_out_every != config.held_out_every - 1]
-    held_docs = [d for i, d in enumerate(docs) if i % config.held_out_every == config.held_out_every - 1]
+    every = config.held_out_every
+    train_docs = [d for i, d in enumerate(docs) if i % every != every - 1]
+    held_docs = [d for i, d in enumerate(docs) if i % every == every - 1]
     train_text, held_text = "\n\n".join(train_docs), "\n\n".join(held_docs)
     tok = ByteBPE.train(train_text, n_merges, progress=lambda f: report(0.8 * f))
     held_ids = tok.encode(held_text)
@@ -351,10 +352,10 @@ def run(config: Config, progress: Progress | None = None) -> Result:
             "held_out_bytes": len(held_text.encode("utf-8")),
             "merges": len(tok.ranks),
             "compression_bytes_per_token": compression,
-            "first_merges": merges,
-            "sennrich_merges": toy_merges,
-            "sample_tokens": [readable(tok.vocab[i]) for i in tok.encode(sample)],
-            "sample_sentencepiece": sp.encode(sample),
+            "first_merges": " ".join(merges),
+            "sennrich_merges": " ".join(toy_merges),
+            "sample_byte_level": "|".join(readable(tok.vocab[i]) for i in tok.encode(sample)),
+            "sample_sentencepiece": "|".join(sp.encode(sample)),
             "longest_token": readable(max(tok.vocab.values(), key=len)),
         },
         charts=[

@@ -3,7 +3,7 @@
 Shows the distillation loss of "DistilBERT, a distilled version of BERT: smaller, faster, cheaper
 and lighter" (Sanh et al., 2019, arXiv 1910.01108), which takes it from Hinton et al. (2015,
 arXiv 1503.02531): the student matches the teacher's softmax at temperature T,
-p_i = exp(z_i / T) / sum_j exp(z_j / T) (DistilBERT's one numbered equation), with the loss
+p_i = exp(z_i / T) / sum_j exp(z_j / T) (DistilBERT Sec. 2; Hinton eq. 1), with the loss
 T^2 KL(p_teacher || p_student), and the usual cross-entropy on hard labels. DistilBERT weighs the
 two 5 : 2 (and adds a cosine loss on hidden states, left out here). Checks: the analytic gradient
 T (p_student - p_teacher) of the soft loss matches finite differences; with the T^2 factor the
@@ -180,15 +180,18 @@ def run(config: Config, progress: Progress | None = None) -> Result:
         X_small, y_small = X_teacher[rows], y_teacher[rows]
         start = init_mlp(rng, config.n_features, config.student_hidden, config.n_classes)
         teacher_logits, _ = forward(teacher, X_small)
-        hard.append(accuracy(train(rng, copy_params(start), X_small, y_small, config, config.student_steps), X_test, y_test))
-        soft.append(accuracy(train(rng, copy_params(start), X_small, y_small, config, config.student_steps,
-                                   teacher_logits=teacher_logits), X_test, y_test))
+        hard_student = train(rng, copy_params(start), X_small, y_small, config, config.student_steps)
+        soft_student = train(rng, copy_params(start), X_small, y_small, config, config.student_steps,
+                             teacher_logits=teacher_logits)
+        hard.append(accuracy(hard_student, X_test, y_test))
+        soft.append(accuracy(soft_student, X_test, y_test))
         progress(0.5 + 0.5 * (i + 1) / config.repeats)
     gain = float(np.mean(soft) - np.mean(hard))
 
     return Result(
         checks=[
-            check(f"soft-loss gradient vs finite differences (rel. error, T = {config.temperature:g})", fd_error, "<=", 1e-7),
+            check(f"soft-loss gradient vs finite differences (rel. error, T = {config.temperature:g})",
+                  fd_error, "<=", 1e-7),
             check("T = 1000 gradient vs logit matching (z_s - z_t) / K (rel.)", limit_error, "<=", 1e-2),
             check(f"soft-target minus hard-label student accuracy (mean of {config.repeats})", gain, ">=", 0.02),
         ],
@@ -197,13 +200,11 @@ def run(config: Config, progress: Progress | None = None) -> Result:
             "student data set": f"{config.n_student_data} of {config.n_teacher_data} examples",
             "hard-label student accuracy, per repeat": hard,
             "soft-target student accuracy, per repeat": soft,
-            "teacher / student parameters": [
-                sum(p.size for layer in teacher for p in layer),
-                config.n_features * config.student_hidden + config.student_hidden * (config.n_classes + 1) + config.n_classes,
-            ],
+            "teacher / student parameters": [sum(p.size for layer in net for p in layer) for net in (teacher, start)],
             "soft-loss gradient norm at T = 1, 4, 16, 64 (with T^2)": norms,
             "the same without T^2 (shrinks as 1/T^2)": [n / t**2 for n, t in zip(norms, (1, 4, 16, 64))],
-            "temperature, soft : hard weights": f"T = {config.temperature:g}, {config.soft_weight:g} : {config.hard_weight:g}",
+            "temperature; soft : hard weights":
+                f"T = {config.temperature:g}; {config.soft_weight:g} : {config.hard_weight:g}",
         },
         charts=[
             Chart("test accuracy: teacher, hard-label student, soft-target student", "bars",

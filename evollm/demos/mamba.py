@@ -191,7 +191,7 @@ def run(config: Config, progress: Progress | None = None) -> Result:
             "filler tokens / all tokens": f"{n_fill} / {len(mixed)}",
             f"first {shown} tokens (c content, f filler)": "".join("f" if f else "c" for f in is_filler[:shown]),
             "recurrent state floats (constant in T)": d * config.d_state,
-            "attention KV-cache floats at T (keys + values)": 2 * config.seq_len * d,
+            f"attention KV-cache floats at T = {config.seq_len} (keys + values)": 2 * config.seq_len * d,
             "mean Delta on content tokens": float(np.mean(delta_m[~is_filler])),
         },
         charts=[

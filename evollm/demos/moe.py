@@ -158,18 +158,23 @@ def mlp_backward(p, x, h, dout):
     return dict(w1=x.T @ dh, b1=dh.sum(0), w2=h.T @ dout, b2=dout.sum(0)), dh @ p["w1"].T
 
 
+EXPERT_KEYS = ("w1", "b1", "w2", "b2")
+
+
+def init_experts(rng, cfg: Config) -> dict:
+    """The E experts' parameters, stacked: w1 (E, d_in, h), b1 (E, h), w2 (E, h, o), b2 (E, o)."""
+    experts = [init_mlp(rng, cfg.d_in, cfg.expert_hidden, cfg.d_out) for _ in range(cfg.n_experts)]
+    return {name: np.stack([e[name] for e in experts]) for name in EXPERT_KEYS}
+
+
 def init_moe(rng, cfg: Config):
     # Shazeer initialises both gate matrices to zero: no signal, only noise, at the start.
-    params = dict(w_gate=np.zeros((cfg.d_in, cfg.n_experts)),
-                  w_noise=np.zeros((cfg.d_in, cfg.n_experts)))
-    for e in range(cfg.n_experts):
-        for name, value in init_mlp(rng, cfg.d_in, cfg.expert_hidden, cfg.d_out).items():
-            params[f"e{e}_{name}"] = value
-    return params
+    return dict(w_gate=np.zeros((cfg.d_in, cfg.n_experts)),
+                w_noise=np.zeros((cfg.d_in, cfg.n_experts)), **init_experts(rng, cfg))
 
 
 def expert(params, e):
-    return {name: params[f"e{e}_{name}"] for name in ("w1", "b1", "w2", "b2")}
+    return {name: params[name][e] for name in EXPERT_KEYS}
 
 
 def moe_loss_and_grads(params, x, y, cfg: Config, noise, balance: str):
@@ -197,7 +202,7 @@ def moe_loss_and_grads(params, x, y, cfg: Config, noise, balance: str):
         dgates[rows, e] = np.sum(dpred[rows] * out, axis=1)
         g, _ = mlp_backward(expert(params, e), x[rows], h, gates[rows, e, None] * dpred[rows])
         for name, value in g.items():
-            grads[f"e{e}_{name}"] = value
+            grads[name][e] = value
 
     loss = mse
     dclean = np.zeros_like(gates)
@@ -245,11 +250,7 @@ def moe_predict(params, x, cfg: Config):
 
 
 def init_switch(rng, cfg: Config):
-    params = dict(w_router=np.zeros((cfg.d_in, cfg.n_experts)))
-    for e in range(cfg.n_experts):
-        for name, value in init_mlp(rng, cfg.d_in, cfg.expert_hidden, cfg.d_out).items():
-            params[f"e{e}_{name}"] = value
-    return params
+    return dict(w_router=np.zeros((cfg.d_in, cfg.n_experts)), **init_experts(rng, cfg))
 
 
 def switch_route(params, x, jitter):
@@ -281,7 +282,7 @@ def switch_loss_and_grads(params, x, y, cfg: Config, jitter):
         dprobs[rows, e] = np.sum(dpred[rows] * out, axis=1)
         g, _ = mlp_backward(expert(params, e), x[rows], h, probs[rows, e, None] * dpred[rows])
         for name, value in g.items():
-            grads[f"e{e}_{name}"] = value
+            grads[name][e] = value
     aux = switch_loss(probs, chosen)
     # f_i is a count (no gradient); P_i = mean_x p_i(x), so d aux / d p_i(x) = N f_i / n
     f = np.bincount(chosen, minlength=n_exp) / n

@@ -3,11 +3,12 @@
 Shows the core of "Rethinking Attention with Performers" (Choromanski et al., 2020, arXiv
 2009.14794). The softmax kernel exp(q.k / sqrt d) equals E_w[phi(x) . phi(y)] for the positive
 random features phi(x) = exp(w.x - |x|^2 / 2) / sqrt(m) of x = q / d^(1/4) (Lemma 1), with the w
-drawn in orthogonal blocks (Sec. 2.4). Then attention is D^-1 (phi(Q) (phi(K)^T V)), computed in
-O(L m d) time without ever forming the L x L matrix (Sec. 2.2, eqs. 1 and 5). Checks: features
-are positive (so every approximate attention weight is >= 0, unlike sin/cos features); the
-linear-time order of products equals the explicit L x L computation; the estimate is unbiased;
-orthogonal features beat i.i.d. ones; and the error falls about as m^(-1/2) in the number of features.
+drawn in orthogonal blocks (Sec. 2.4). Exact attention D^-1 A V with A = exp(Q K^T / sqrt d) (eq. 1)
+then becomes D^-1 (phi(Q) (phi(K)^T V)), computed in O(L m d) time without ever forming the
+L x L matrix (Sec. 2.2). Checks: features are positive (so every approximate attention weight is
+>= 0, unlike sin/cos features); the linear-time order of products equals the explicit L x L
+computation; the kernel estimate is unbiased; orthogonal features beat i.i.d. ones; and the error
+falls about as m^(-1/2) in the number of features m.
 
 But: random queries, keys and values with small norms (q.k / sqrt d has std 0.25), where the
 estimator is well behaved; its variance grows like exp(|x + y|^2), so the sharper attention of a

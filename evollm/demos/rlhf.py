@@ -141,7 +141,8 @@ def run(config: Config, progress: Progress | None = None) -> Result:
             "|w_hat| / |w_true|": float(np.linalg.norm(w_hat) / np.linalg.norm(w_true)),
         },
         charts=[
-            Chart("preference loss per gradient step", "line", x=[float(i) for i in range(len(losses))], y=[float(v) for v in losses]),
+            Chart("preference loss per gradient step", "line",
+                  x=[float(i) for i in range(len(losses))], y=[float(v) for v in losses]),
             Chart("true vs learned per-step reward weights", "bars",
                   labels=[f"w{i} {kind}" for i in range(F) for kind in ("true", "learned")],
                   y=[float(v) for pair in zip(w_true, w_hat) for v in pair]),

@@ -277,7 +277,7 @@ def run(config: Config, progress: Progress | None = None) -> Result:
         charts=[
             Chart("tokens per target call vs gamma (measured)", "line",
                   x=[float(g) for g in gammas], y=per_call),
-            Chart(f"first-position distribution: speculative vs target (TV {tv_context:.4f})",
+            Chart(f"first new token under speculative decoding (TV to the target: {tv_context:.4f})",
                   "bars", y=[float(v) for v in empirical[0]],
                   labels=[str(v) for v in range(config.context_vocab)]),
         ],

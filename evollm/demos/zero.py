@@ -206,7 +206,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     report = progress or (lambda fraction: None)
     cfg = config
     rng = np.random.default_rng(cfg.seed)
-    rank_counts = tuple(n for n in cfg.rank_counts if n <= 4) or (2,) if cfg.quick else cfg.rank_counts
+    rank_counts = cfg.rank_counts
+    if cfg.quick:
+        rank_counts = tuple(n for n in rank_counts if n <= 4) or (2,)
     steps = min(cfg.steps, 8) if cfg.quick else cfg.steps
     cfg = Config(**{**cfg.__dict__, "steps": steps})
 
@@ -245,12 +247,16 @@ def run(config: Config, progress: Progress | None = None) -> Result:
             check("communication / plain DP: |(1, 1, 1, 1.5) - measured| (max)", comm_gap, "<=", 1e-12),
         ],
         metrics={
-            "calculator": {"params": cfg.params, "ranks": cfg.ranks, "k": cfg.k},
-            "gb_per_rank": gb,
+            "calculator_params": cfg.params,
+            "calculator_ranks": cfg.ranks,
+            "calculator_k": cfg.k,
+            **{f"gb_per_rank_{s}": gb[s] for s in STAGES},
+            "stages": "dp, os, os+g, os+g+p",
             "simulated_psi": psi,
-            "simulated_rank_counts": list(rank_counts),
-            "simulated_bytes_per_rank": {f"{s} N={n}": b for (s, n), b in bytes_seen.items()},
-            "elements_sent_per_rank_per_step_over_psi": {f"{s} N={n}": c for (s, n), c in comm.items()},
+            **{f"simulated_bytes_per_rank_n{n}": [bytes_seen[(s, n)] for s in STAGES]
+               for n in rank_counts},
+            **{f"sent_per_rank_per_step_over_psi_n{n}": [comm[(s, n)] for s in STAGES]
+               for n in rank_counts},
             "loss_first_step": loss_start,
             "loss_after_training": loss_end,
             "steps": steps,

@@ -33,7 +33,7 @@ def test_gradients_with_both_balancing_losses_match_finite_differences():
         return moe.moe_loss_and_grads(params, x, y, cfg, noise, "shazeer")[0]
 
     grads = moe.moe_loss_and_grads(params, x, y, cfg, noise, "shazeer")[2]
-    for name in ("w_gate", "w_noise", "e0_w1", "e3_b2"):
+    for name in ("w_gate", "w_noise", "w1", "b2"):
         value, numeric = params[name], np.zeros_like(params[name])
         for i in np.ndindex(value.shape):
             old = value[i]

@@ -1,4 +1,4 @@
-"""ZeRO's simulated ranks against plain data parallelism, the paper's formulas and a broken collective."""
+"""ZeRO's simulated ranks against plain data parallelism, the paper's formulas, a broken collective."""
 
 import numpy as np
 import pytest

@@ -1,0 +1,70 @@
+"""The entries as data: JSON and YAML (every field, read back by the schema) and CSV (one row each)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from evollm.vocab import LINK_KINDS
+
+
+def _records(entries) -> list[dict]:
+    """Each entry as the schema's JSON-ready dict, unset optional fields left out."""
+    return [entry.model_dump(mode="json", exclude_none=True) for entry in entries]
+
+
+def to_json(entries, kb=None) -> str:
+    return json.dumps(_records(entries), indent=2, ensure_ascii=False) + "\n"
+
+
+def to_yaml(entries, kb=None) -> str:
+    """A YAML list of entries; each item, saved alone as NAME.yaml, is a valid entry file."""
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(_records(entries), Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+# CSV: one column per field; lists joined with "; ", links split into one column per kind.
+_LIST_SEP = "; "
+CSV_COLUMNS = (
+    "id", "name", "title", "date", "date_note", "kind", "architecture", "family", "labs", "authors",
+    "aliases", "arxiv", *LINK_KINDS, "topics", "params", "largest_params", "lineage", "uses",
+    "pretraining", "corpus", "license", "problem", "solution", "key_ideas", "demo", "sources", "status",
+)
+
+
+def _params_cell(params) -> str:
+    return _LIST_SEP.join(
+        f"{p.label}={p.total}" + (f" ({p.active} active)" if p.active is not None else "") for p in params
+    )
+
+
+def csv_row(entry) -> dict[str, str]:
+    row = {}
+    for column in CSV_COLUMNS:
+        if column in LINK_KINDS:
+            row[column] = entry.links.get(column, "")
+        elif column == "params":
+            row[column] = _params_cell(entry.params)
+        elif column == "largest_params":
+            row[column] = str(max(p.total for p in entry.params)) if entry.params else ""
+        elif column == "lineage":
+            row[column] = _LIST_SEP.join(f"{p.id} ({p.relation})" for p in entry.lineage)
+        elif column == "key_ideas":
+            row[column] = " | ".join(entry.key_ideas)
+        else:
+            value = getattr(entry, column)
+            row[column] = _LIST_SEP.join(value) if isinstance(value, list) else ("" if value is None else str(value))
+    return row
+
+
+def to_csv(entries, kb=None) -> str:
+    """RFC 4180 CSV with a header row (CRLF line ends, fields quoted when needed)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    for entry in entries:
+        writer.writerow(csv_row(entry))
+    return out.getvalue()

@@ -1,0 +1,147 @@
+"""The on-disk cache never serves stale data, and a broken cache is rebuilt silently."""
+
+import json
+import multiprocessing
+import os
+import shutil
+
+import pytest
+
+from evollm import cache
+from evollm.kb import load_knowledge_base
+
+from conftest import MINI
+
+
+@pytest.fixture
+def kb_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "kb"
+    shutil.copytree(MINI, folder)
+    monkeypatch.setattr(cache, "RACY_SECONDS", 0.0)  # ctime cannot be aged; see test_racy_files
+    return folder
+
+
+def cache_files():
+    return sorted(cache.cache_dir().glob("kb-*.json"))
+
+
+def test_second_load_is_served_from_the_cache_and_equals_a_fresh_parse(kb_dir):
+    fresh = load_knowledge_base(kb_dir)
+    assert len(cache_files()) == 1
+    cached = load_knowledge_base(kb_dir)
+    assert type(next(iter(cached))).__name__ == "Record"
+    assert list(cached.entries) == list(fresh.entries)
+    for entry_id, entry in fresh.entries.items():
+        assert cached.entries[entry_id].model_dump() == entry.model_dump(mode="json")
+        assert cached.entries[entry_id].year == entry.year
+    assert [c for c, _ in cached.children("attn")] == [c for c, _ in fresh.children("attn")]
+    assert cached.resolve("ENC2").id == "enc-2"
+
+
+def test_an_edited_file_shows_at_once(kb_dir, cli):
+    assert "Lab Five" in cli("show", "loner", "--data", kb_dir).stdout
+    text = (kb_dir / "loner.yaml").read_text().replace("Lab Five", "Lab Nine")
+    (kb_dir / "loner.yaml").write_text(text)  # same size: only the mtime tells
+    assert "Lab Nine" in cli("show", "loner", "--data", kb_dir).stdout
+
+
+def test_same_size_same_second_edit_is_seen(kb_dir):
+    load_knowledge_base(kb_dir)
+    path = kb_dir / "loner.yaml"
+    before = path.stat()
+    path.write_text(path.read_text().replace("Lab Five", "Lab Nine"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # the old mtime restored: ctime still moves
+    assert load_knowledge_base(kb_dir).entries["loner"].labs == ["Lab Nine"]
+
+
+def test_a_deleted_file_disappears_and_an_added_one_appears(kb_dir, cli):
+    assert cli("show", "loner", "--data", kb_dir).exit_code == 0
+    (kb_dir / "loner.yaml").unlink()
+    assert cli("show", "loner", "--data", kb_dir).exit_code == 1
+    (kb_dir / "solo.yaml").write_text((MINI / "loner.yaml").read_text().replace("loner", "solo"))
+    assert cli("show", "solo", "--data", kb_dir).exit_code == 0
+
+
+def test_a_renamed_file_is_noticed(kb_dir, cli):
+    load_knowledge_base(kb_dir)
+    (kb_dir / "loner.yaml").rename(kb_dir / "other.yaml")
+    result = cli("validate", "--data", kb_dir)
+    assert result.exit_code == 3 and "must equal the file name's stem 'other'" in result.stderr
+
+
+@pytest.mark.parametrize("garbage", [b"", b"{not json", b'{"key": "x"}\n', b"\x00\xff" * 100, b"[1, 2]\n"])
+def test_a_corrupt_cache_is_rebuilt_silently(kb_dir, cli, garbage):
+    load_knowledge_base(kb_dir)
+    (target,) = cache_files()
+    target.write_bytes(garbage)
+    result = cli("timeline", "--json", "--data", kb_dir)
+    assert result.exit_code == 0 and result.stderr == ""
+    assert len(json.loads(result.stdout)) == 8
+    assert json.loads(target.read_bytes().split(b"\n")[0])["key"]  # rewritten
+
+
+def test_a_cache_with_a_right_key_but_broken_body_is_rebuilt(kb_dir):
+    load_knowledge_base(kb_dir)
+    (target,) = cache_files()
+    header = json.loads(target.read_bytes().split(b"\n")[0])
+    header["index"] = "nonsense"
+    target.write_text(json.dumps(header) + "\n")
+    assert len(load_knowledge_base(kb_dir)) == 8
+
+
+def test_an_unwritable_cache_folder_is_not_an_error(kb_dir, monkeypatch, tmp_path):
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    assert len(load_knowledge_base(kb_dir)) == 8
+
+
+def test_version_or_schema_change_invalidates(kb_dir, monkeypatch):
+    files = sorted(str(p) for p in kb_dir.glob("*.yaml"))
+    key = cache.key_of(files)[0]
+    monkeypatch.setattr(cache, "__version__", "9.9.9")
+    assert cache.key_of(files)[0] != key
+
+
+def test_racy_files_are_not_cached_until_they_age(kb_dir, monkeypatch):
+    monkeypatch.setattr(cache, "RACY_SECONDS", 60.0)
+    load_knowledge_base(kb_dir)
+    assert cache_files() == []  # just written: an edit in the same clock tick could go unseen
+    monkeypatch.setattr(cache, "RACY_SECONDS", 0.0)
+    load_knowledge_base(kb_dir)
+    assert len(cache_files()) == 1
+
+
+def test_no_cache_bypasses(kb_dir, cli, monkeypatch):
+    assert cli("--no-cache", "timeline", "--data", kb_dir).exit_code == 0
+    assert cache_files() == []
+    monkeypatch.setenv("EVOLLM_NO_CACHE", "1")
+    assert cli("timeline", "--data", kb_dir).exit_code == 0
+    assert cache_files() == []
+
+
+def _load_many(folder, cache_home, rounds):
+    os.environ["XDG_CACHE_HOME"] = cache_home
+    from pathlib import Path
+
+    for _ in range(rounds):
+        (Path(cache_home) / "evollm").mkdir(parents=True, exist_ok=True)
+        for f in (Path(cache_home) / "evollm").glob("kb-*.json"):
+            f.unlink(missing_ok=True)  # force both processes to write
+        assert len(load_knowledge_base(Path(folder))) == 8
+
+
+def test_two_processes_writing_at_once_leave_a_valid_cache(kb_dir):
+    home = os.environ["XDG_CACHE_HOME"]
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_load_many, args=(str(kb_dir), home, 15)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    load_knowledge_base(kb_dir)
+    for target in cache_files():
+        header = json.loads(target.read_bytes().split(b"\n")[0])
+        assert len(header["index"]) == 8
+    assert not list(cache.cache_dir().glob(".*tmp")), "no temporary files left behind"
