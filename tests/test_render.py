@@ -56,3 +56,13 @@ def test_card_sections_in_order():
     order = [out.index(s) for s in ("Title", "Parameters", "Problem", "Solution", "Parents", "Influence")]
     assert order == sorted(order)
     assert all(len(line) <= 80 for line in out.splitlines())
+
+
+def test_demo_tables_print_brackets_literally():
+    from evollm.demos.base import Result, check
+    from evollm.render.demo import metrics_table, checks_table
+
+    out = text_of(metrics_table({"tokens": ["es", "est"], "[bold]": "[red]x"}))
+    assert "['es', 'est']" in out or "[es, est]" in out
+    assert "[red]x" in out and "[bold]" in out
+    assert "[b]" in text_of(checks_table(Result([check("[b]", 1, "<=", 2)]).checks))

@@ -28,7 +28,7 @@ def checks_table(checks) -> Table:
     table.add_column("Threshold", no_wrap=True)
     table.add_column("", no_wrap=True)
     for c in checks:
-        table.add_row(c.name, _fmt(c.value), f"{c.op} {_fmt(c.threshold)}",
+        table.add_row(Text(c.name), _fmt(c.value), f"{c.op} {_fmt(c.threshold)}",
                       Text("pass", style="green") if c.passed else Text("FAIL", style="bold red"))
     return table
 
@@ -38,7 +38,7 @@ def metrics_table(metrics: dict) -> Table:
     table.add_column("Metric", style="bold")
     table.add_column("Value", overflow="fold")
     for key, value in metrics.items():
-        table.add_row(key, _fmt(value))
+        table.add_row(Text(key), Text(_fmt(value)))  # Text: a value like "[es]" is not markup
     return table
 
 
@@ -65,7 +65,7 @@ def chart(c, width: int = 60) -> Group:
         top = max(abs(v) for v in c.y) or 1.0
         table = Table.grid(padding=(0, 1))
         for label, value in zip(c.labels or [str(i) for i in range(len(c.y))], c.y):
-            table.add_row(label, Text("█" * max(1, round(abs(value) / top * 40)), style="cyan"), _fmt(value))
+            table.add_row(Text(label), Text("█" * max(1, round(abs(value) / top * 40)), style="cyan"), _fmt(value))
         return Group(title, table)
     if c.kind == "heatmap" and c.matrix:
         flat = [v for row in c.matrix for v in row]
