@@ -72,6 +72,11 @@ def _file_for(folders: list[Path]) -> Path:
     return cache_dir() / f"kb-{hashlib.sha256(where.encode()).hexdigest()[:16]}.json"
 
 
+def _search_file_for(folders: list[Path]) -> Path:
+    main = _file_for(folders)
+    return main.with_name("search-" + main.name.removeprefix("kb-"))
+
+
 def read(folders: list[Path], key: str):
     """The cached (entries, paths, overridden, warnings) for `key`, or None."""
     import gc
@@ -89,9 +94,23 @@ def read(folders: list[Path], key: str):
         source = RecordFile(handle, handle.tell())
         entries = {row["id"]: Record(row, source) for row in header["index"]}
         warnings = [Problem(*w) for w in header["warnings"]]
+        postings = lambda: _read_postings(folders, key)  # noqa: E731 - only `search` asks
         # str paths: Path objects for 10,000 entries cost 20 ms and are rarely needed
-        return entries, header["paths"], set(header["overridden"]), warnings
+        return entries, header["paths"], set(header["overridden"]), warnings, postings
     except Exception:  # noqa: BLE001 — any unreadable or corrupt cache is rebuilt silently
+        return None
+    finally:
+        gc.enable()
+
+
+def _read_postings(folders: list[Path], key: str) -> dict | None:
+    import gc
+
+    gc.disable()
+    try:
+        data = json.loads(_search_file_for(folders).read_bytes())
+        return data["postings"] if isinstance(data, dict) and data.get("key") == key else None
+    except Exception:  # noqa: BLE001 — without the index, search scans the text instead
         return None
     finally:
         gc.enable()
@@ -125,5 +144,10 @@ def write(folders: list[Path], key: str, kb) -> None:
         from evollm.fileio import write_atomic
 
         write_atomic(target, text, overwrite=True)
+        from evollm.query import search_postings
+
+        index = {"key": key, "postings": search_postings(kb)}
+        write_atomic(_search_file_for(folders), json.dumps(index, ensure_ascii=False, separators=(",", ":")),
+                     overwrite=True)
     except OSError:
         pass

@@ -105,7 +105,11 @@ def timeline(
 
     if filtered:
         console = _console()
-        console.print(render.year_tables(entries, eras, width=console.width), crop=True)
+        text = render.year_tables(entries, eras, width=console.width)
+        if console.color_system is None:  # piped or NO_COLOR: plain lines, no styling work
+            sys.stdout.write(text.plain + "\n")
+        else:
+            console.print(text, crop=True)
     else:
         _console().print(render.overview(query.overview_rows(kb, eras)))
         _console().print("Show one year with: evollm timeline 2019", style="dim")
@@ -466,3 +470,4 @@ def _root(
 
 def main() -> None:
     app()
+from evollm import cli_sources  # noqa: E402,F401  (registers add, check)

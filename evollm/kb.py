@@ -74,7 +74,13 @@ class KnowledgeBase:
     _children: dict[str, list[tuple[str, "Parent"]]] | None = None
     _position: dict[str, int] | None = None
 
-    def _name_index(self) -> dict[str, str]:
+    _postings: object = None  # callable returning the search index (from the cache), or None
+
+    def search_postings(self) -> dict | None:
+        """The token index search uses on a cached knowledge base; None means: scan the text."""
+        return self._postings() if callable(self._postings) else None
+
+    def name_index(self) -> dict[str, str]:
         if self._names is None:
             self._names = {}
             for entry in self.entries.values():
@@ -99,7 +105,7 @@ class KnowledgeBase:
         if query in self.entries:
             return self.entries[query]
         key = normalize(query)
-        names = self._name_index()
+        names = self.name_index()
         if key in names:
             return self.entries[names[key]]
         raise NotFound(f"no entry {query!r}{self._suggest(key)}")
@@ -107,7 +113,7 @@ class KnowledgeBase:
     def _suggest(self, key: str) -> str:
         import difflib
 
-        names = self._name_index()
+        names = self.name_index()
         close = difflib.get_close_matches(key, list(names), n=3, cutoff=0.6)
         ids = list(dict.fromkeys(names[c] for c in close))
         return f"; did you mean {' or '.join(repr(i) for i in ids)}?" if ids else ""
@@ -369,7 +375,8 @@ def load_knowledge_base(data: Path | None = None, *, use_cache: bool | None = No
     if keyed is not None:
         cached = cache.read(folders, keyed[0])
         if cached is not None:
-            return KnowledgeBase(*cached)
+            entries, paths, overridden, warnings, postings = cached
+            return KnowledgeBase(entries, paths, overridden, warnings, _postings=postings)
     kb = _parse_and_validate(files)
     if keyed is not None and keyed[1]:
         cache.write(folders, keyed[0], kb)

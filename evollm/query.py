@@ -79,37 +79,96 @@ def check_family(kb: KnowledgeBase, family: str) -> str:
 
 # Field weights for search: a hit in a name counts more than one in the prose.
 _WEIGHTS = (("name", 10.0), ("title", 4.0), ("key_ideas", 2.0), ("problem", 1.0), ("solution", 1.0))
+_TOKEN = re.compile(r"\w+")
+
+
+def search_fields(entry) -> tuple[str, ...]:
+    """The casefolded text of each weighted field, in `_WEIGHTS` order."""
+    return (
+        " ".join([entry.name, entry.id, *entry.aliases]).casefold(),
+        entry.title.casefold(),
+        " ".join(entry.key_ideas).casefold(),
+        entry.problem.casefold(),
+        entry.solution.casefold(),
+    )
+
+
+def search_postings(entries) -> dict[str, str]:
+    """token -> "position,count,count,count,count,count position,..." (a count per weighted
+    field): what search reads on a large knowledge base instead of every entry's text. Rows are
+    kept as one string per token so loading the index builds 20,000 strings, not 600,000 lists;
+    only the tokens a query matches are split."""
+    postings: dict[str, list[str]] = {}
+    for position, entry in enumerate(entries):
+        counts: dict[str, list[int]] = {}
+        for field, text in enumerate(search_fields(entry)):
+            for token in _TOKEN.findall(text):
+                counts.setdefault(token, [0] * len(_WEIGHTS))[field] += 1
+        for token, per_field in counts.items():
+            postings.setdefault(token, []).append(",".join(map(str, (position, *per_field))))
+    return {token: " ".join(rows) for token, rows in postings.items()}
 
 
 def search(kb: KnowledgeBase, text: str, limit: int = 20) -> list[tuple[float, object]]:
-    """(score, entry) best first. Every word must appear somewhere; names weigh most."""
-    words = [w for w in re.findall(r"\w+", text.casefold()) if w]
+    """(score, entry) best first. Every word must start a word somewhere in the entry's name,
+    aliases, title, key ideas, problem or solution; each field adds weight x occurrences (at most
+    3 per field); an exact name adds 100. Ties: oldest first, then id."""
+    words = [w for w in _TOKEN.findall(text.casefold()) if w]
     if not words:
         raise UsageError("empty search text; give one or more words, e.g. evollm search attention")
     if limit < 1:
         raise UsageError("--limit must be at least 1")
-    scored = []
+    postings = kb.search_postings()
+    if postings is not None:
+        scores = _scores_from_postings(postings, words, list(kb.entries))
+    else:
+        scores = _scores_by_scanning(kb, words)
+    target = normalize(text)
+    names = kb.name_index()
+    if target in names and names[target] in scores:
+        # The exact name wins. The name index keeps one id per spelling, as `resolve` does.
+        scores[names[target]] = scores[names[target]] + 100
+    position = kb.position()
+    ranked = sorted(scores.items(), key=lambda item: (-item[1], position[item[0]], item[0]))
+    return [(score, kb.entries[entry_id]) for entry_id, score in ranked[:limit]]
+
+
+def _scores_by_scanning(kb: KnowledgeBase, words: list[str]) -> dict[str, float]:
+    """The plain version: regular expressions over every entry's text."""
+    patterns = [re.compile(r"\b" + re.escape(word)) for word in words]
+    scores = {}
     for entry in kb:
-        fields = {
-            "name": " ".join([entry.name, entry.id, *entry.aliases]).casefold(),
-            "title": entry.title.casefold(),
-            "key_ideas": " ".join(entry.key_ideas).casefold(),
-            "problem": entry.problem.casefold(),
-            "solution": entry.solution.casefold(),
-        }
+        fields = search_fields(entry)
         score = 0.0
-        for word in words:
-            pattern = re.compile(r"\b" + re.escape(word))
-            hit = [weight * min(3, len(pattern.findall(fields[name]))) for name, weight in _WEIGHTS]
+        for pattern in patterns:
+            hit = [weight * min(3, len(pattern.findall(fields[i]))) for i, (_, weight) in enumerate(_WEIGHTS)]
             if not any(hit):
                 break
             score += sum(hit)
         else:
-            if normalize(text) in {normalize(entry.name), normalize(entry.id)} | {normalize(a) for a in entry.aliases}:
-                score += 100  # the exact name wins
-            scored.append((score, entry))
-    scored.sort(key=lambda pair: (-pair[0], pair[1].date, pair[1].id))
-    return scored[:limit]
+            scores[entry.id] = score
+    return scores
+
+
+def _scores_from_postings(postings: dict[str, str], words: list[str], ids: list[str]) -> dict[str, float]:
+    """The same scores from the token index: a word matches the tokens it is a prefix of."""
+    weights = [w for _, w in _WEIGHTS]
+    total: dict[int, float] | None = None
+    for word in words:
+        counts: dict[int, list[int]] = {}
+        for token, rows in postings.items():
+            if token.startswith(word):
+                for row in rows.split(" "):
+                    position, *per_field = map(int, row.split(","))
+                    slot = counts.setdefault(position, [0] * len(weights))
+                    for i, n in enumerate(per_field):
+                        slot[i] += n
+        word_scores = {p: sum(w * min(3, n) for w, n in zip(weights, c)) for p, c in counts.items()}
+        if total is None:
+            total = word_scores
+        else:
+            total = {p: s + word_scores[p] for p, s in total.items() if p in word_scores}
+    return {ids[p]: score for p, score in (total or {}).items()}
 
 
 def load_eras(path: Path | None = None) -> dict[int, dict]:

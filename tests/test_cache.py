@@ -145,3 +145,27 @@ def test_two_processes_writing_at_once_leave_a_valid_cache(kb_dir):
         header = json.loads(target.read_bytes().split(b"\n")[0])
         assert len(header["index"]) == 8
     assert not list(cache.cache_dir().glob(".*tmp")), "no temporary files left behind"
+
+
+@pytest.mark.parametrize("query", ["encoder", "enc", "enc two", "decoder text", "the", "zebra", "a", "attention everywhere"])
+def test_indexed_search_equals_scanning(kb_dir, query):
+    from evollm import query as q
+
+    fresh = load_knowledge_base(kb_dir)
+    cached = load_knowledge_base(kb_dir)
+    assert fresh.search_postings() is None and cached.search_postings() is not None
+    naive = [(s, e.id) for s, e in q.search(fresh, query, 50)]
+    indexed = [(s, e.id) for s, e in q.search(cached, query, 50)]
+    assert indexed == naive
+
+
+def test_indexed_search_equals_scanning_on_the_shipped_knowledge_base(monkeypatch):
+    from evollm import query as q
+
+    monkeypatch.setattr(cache, "RACY_SECONDS", 0.0)
+    fresh = load_knowledge_base(use_cache=False)
+    load_knowledge_base()
+    cached = load_knowledge_base()
+    assert cached.search_postings() is not None
+    for query in ("attention", "mixture of experts", "rlhf", "GPT", "scal", "llama 2", "reward model preference"):
+        assert [(s, e.id) for s, e in q.search(cached, query, 30)] == [(s, e.id) for s, e in q.search(fresh, query, 30)]

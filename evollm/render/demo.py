@@ -15,6 +15,8 @@ def _fmt(value) -> str:
         return str(value)
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
         shown = ", ".join(_fmt(v) for v in value[:8])
         return f"[{shown}{', …' if len(value) > 8 else ''}]"

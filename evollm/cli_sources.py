@@ -1,0 +1,200 @@
+"""The commands that reach the network: `add --arxiv` and `check arxiv|links`.
+
+Like cli.py: parse, call one function of `evollm.sources`, render. `arxiv`, `requests` and `httpx`
+are imported only when these commands run (the read commands never pay for them).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from evollm.cli import DataOption, JsonOption, _console, _guard, _load, _print_json, app, command
+
+check_app = typer.Typer(
+    name="check",
+    help="Check the knowledge base against arXiv, and its links against the web.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(check_app, name="check")
+
+
+def check_command(*args, **kwargs):
+    """`check_app.command` with evollm's error boundary."""
+    return lambda func: check_app.command(*args, **kwargs)(_guard(func))
+
+
+@contextmanager
+def _progress(description: str):
+    """A transient progress bar on stderr; yields a (done, total) callback."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=_console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+# --- add --------------------------------------------------------------------------------------
+
+
+@command()
+def add(
+    arxiv_id: Annotated[Optional[str], typer.Option(
+        "--arxiv", metavar="ID",
+        help="The paper: 2305.18290, 2305.18290v2, arXiv:2305.18290 or an arxiv.org abs/pdf URL.")] = None,
+    entry_id: Annotated[Optional[str], typer.Option(
+        "--id", metavar="SLUG", help="The new entry's id (default: from the title's short name).")] = None,
+    kind: Annotated[str, typer.Option("--kind", help="model, method, architecture, system, dataset, ...")] = "method",
+    force: Annotated[bool, typer.Option(
+        "--force", help="Add even if the id or the arXiv id is already in the knowledge base.")] = False,
+    data: Annotated[Optional[Path], typer.Option(
+        "--data", envvar="EVOLLM_DATA", show_default=False,
+        help="Write into this folder (default: your own entries' folder).")] = None,
+) -> None:
+    """Draft a new entry from an arXiv paper (status: draft; problem and solution are yours to write).
+
+    The endpoint is $EVOLLM_ARXIV_API (default: arXiv's export API).
+    """
+    from evollm.errors import UsageError
+    from evollm.sources import arxiv
+
+    if arxiv_id is None:
+        raise UsageError("give the paper with --arxiv ID, e.g. evollm add --arxiv 2305.18290")
+    path, paper = arxiv.add_from_arxiv(arxiv_id, entry_id=entry_id, data=data, kind=kind, force=force)
+    print(path)
+    err = _console(stderr=True)
+    err.print(f"Drafted {paper.title!r} ({paper.arxiv_id}) as {path.stem}.", markup=False, soft_wrap=True)
+    err.print("Next: write problem and solution, replace the labs placeholder, delete `status: draft`; "
+              "then run evollm validate.", markup=False, soft_wrap=True)
+
+
+# --- check arxiv ------------------------------------------------------------------------------
+
+
+@check_command("arxiv")
+def check_arxiv(
+    ids: Annotated[Optional[list[str]], typer.Argument(
+        metavar="[IDS]...", help="Only these entries (ids, aliases or arXiv ids); default: every one with an arXiv id.",
+        show_default=False)] = None,
+    fix: Annotated[bool, typer.Option("--fix", help="Rewrite titles and authors to arXiv's, and show the diff.")] = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Ask arXiv again even for answers in the cache.")] = False,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare entries with arXiv's title, first-version month and authors. Exit 1 on any mismatch.
+
+    One request per 100 ids, at most one every 3 seconds; answers are cached for 30 days.
+    """
+    from evollm.sources import arxiv
+
+    kb = _load(data)
+    entries = arxiv.select_entries(kb, ids or [])
+    err = _console(stderr=True)
+    if not entries:
+        err.print("No entry has an arXiv id.", markup=False)
+        return
+    with _progress("asking arXiv") as progress:
+        report = arxiv.check_entries(entries, refresh=refresh, progress=progress)
+    if fix:
+        arxiv.apply_fixes(kb, report)
+    remaining = report.remaining
+    if as_json:
+        _print_json([{"id": m.entry_id, "arxiv": m.arxiv_id, "field": m.field, "ours": m.ours, "arxiv_value": m.theirs,
+                      "note": m.note, "fixable": m.fixable, "fixed": (m.entry_id, m.field) in report.fixed_fields}
+                     for m in report.mismatches])
+    else:
+        for _, diff, _ in report.fixed:
+            print(diff, end="")
+        if remaining:
+            _console().print(_mismatch_table(remaining))
+    answers = report.answers
+    source = f"{answers.requests} request{'s' if answers.requests != 1 else ''}"
+    if answers.cached:
+        source += f", {answers.cached} from the cache (fetched since {answers.oldest}; --refresh asks again)"
+    if report.fixed:
+        err.print(f"Fixed {len(report.fixed_fields)} field(s) in {len(report.fixed)} file(s).", markup=False)
+    entries_off = len({m.entry_id for m in remaining})
+    err.print(f"{len(entries)} entries checked against arXiv ({source}): "
+              + (f"{len(remaining)} mismatch(es) in {entries_off} entries." if remaining else "no mismatch."),
+              markup=False, soft_wrap=True)
+    if remaining:
+        if not fix and any(m.fixable for m in remaining):
+            err.print("evollm check arxiv --fix rewrites titles and authors.", markup=False)
+        raise typer.Exit(1)
+
+
+def _mismatch_table(mismatches):
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", title="Differences from arXiv", title_justify="left")
+    table.add_column("Entry", style="bold", overflow="fold")
+    table.add_column("arXiv", style="dim", no_wrap=True)
+    table.add_column("Field", no_wrap=True)
+    table.add_column("Ours", overflow="fold")
+    table.add_column("arXiv's", overflow="fold")
+    for m in mismatches:
+        theirs = f"{m.theirs}\n({m.note})" if m.note else m.theirs
+        table.add_row(m.entry_id, m.arxiv_id, m.field, m.ours, theirs)
+    return table
+
+
+# --- check links ------------------------------------------------------------------------------
+
+
+@check_command("links")
+def check_links(
+    ids: Annotated[Optional[list[str]], typer.Argument(
+        metavar="[IDS]...", help="Only these entries; default: all.", show_default=False)] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="At most this many requests at once.")] = 8,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for each answer.")] = 10.0,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check every URL of the knowledge base; list dead, redirected and blocked links. Exit 1 if any is dead."""
+    from evollm.errors import UsageError
+    from evollm.sources import links
+
+    if concurrency < 1:
+        raise UsageError(f"--concurrency must be 1 or more, got {concurrency}")
+    if not timeout > 0:
+        raise UsageError(f"--timeout must be more than 0 seconds, got {timeout}")
+    kb = _load(data)
+    entries = [kb.resolve(i) for i in dict.fromkeys(ids)] if ids else list(kb)
+    with _progress("checking links") as progress:
+        findings = links.check_entries(entries, concurrency=concurrency, timeout=timeout, progress=progress)
+    if as_json:
+        _print_json([{"id": f.entry_id, "where": f.where, "url": f.link.url, "state": f.link.state,
+                      "status": f.link.status, "detail": f.link.detail, "final_url": f.link.final_url}
+                     for f in findings])
+    problems = [f for f in findings if f.link.state != "ok"]
+    if problems and not as_json:
+        _console().print(_links_table(problems))
+    counts = {state: sum(f.link.state == state for f in findings) for state in ("dead", "redirected", "blocked")}
+    distinct = len({f.link.url for f in findings})
+    _console(stderr=True).print(
+        f"{distinct} links of {len(entries)} entries checked: "
+        + ", ".join(f"{n} {state}" for state, n in counts.items()) + ".", markup=False, soft_wrap=True)
+    if counts["dead"]:
+        raise typer.Exit(1)
+
+
+def _links_table(findings):
+    from rich.table import Table
+
+    order = {"dead": 0, "redirected": 1, "blocked": 2}
+    table = Table(box=None, header_style="bold")
+    table.add_column("Entry", style="bold", overflow="fold")
+    table.add_column("Field", style="dim", no_wrap=True)
+    table.add_column("State", no_wrap=True)
+    table.add_column("URL", overflow="fold")
+    table.add_column("Detail", overflow="fold")
+    for f in sorted(findings, key=lambda f: order[f.link.state]):
+        style = {"dead": "red", "redirected": "yellow", "blocked": "dim"}[f.link.state]
+        table.add_row(f.entry_id, f.where, f"[{style}]{f.link.state}[/]", f.link.url, f.link.detail)
+    return table

@@ -1,0 +1,89 @@
+"""The numbers behind the charts: parameter counts over time, entries per year and kind, tallies.
+
+Shared by the terminal plots (`plots.py`), the SVG chart of the HTML page (`svg.py`) and
+`evollm stats`, so all three always show the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from evollm.vocab import KINDS
+
+
+@dataclass(frozen=True)
+class ParamPoint:
+    """One released model size: an item of an entry's `params`."""
+
+    entry_id: str
+    name: str  # the entry's name (GPT-3)
+    label: str  # the size's own label (175B, XL, ...)
+    date: str
+    when: float  # the date as a fractional year, for the x axis
+    total: int
+    active: int | None  # a mixture of experts: parameters used per token
+    architecture: str | None
+    largest: bool  # the entry's largest size: the one that carries the entry's name on a chart
+
+
+def fractional_year(date: str) -> float:
+    """'2020-05' -> 2020.375 (mid-month); '2020-05-28' -> the day's place in the year."""
+    year, month = int(date[:4]), int(date[5:7])
+    day = int(date[8:10]) if len(date) >= 10 else 15
+    return year + (month - 1) / 12 + (day - 1) / 365
+
+
+def param_points(entries) -> list[ParamPoint]:
+    """Every size of every entry that states one, in date order."""
+    points = []
+    for entry in entries:
+        if not entry.params:
+            continue
+        top = max(range(len(entry.params)), key=lambda i: entry.params[i].total)
+        for i, size in enumerate(entry.params):
+            points.append(ParamPoint(
+                entry.id, entry.name, size.label, entry.date, fractional_year(entry.date), size.total,
+                size.active, entry.architecture, i == top,
+            ))
+    return points
+
+
+def points_json(points: list[ParamPoint]) -> list[dict]:
+    return [{"id": p.entry_id, "name": p.name, "label": p.label, "date": p.date, "total": p.total,
+             "active": p.active} for p in points]
+
+
+def per_year_by_kind(entries) -> tuple[list[int], dict[str, list[int]]]:
+    """Years present (every year between the first and the last), and per kind a count per year."""
+    entries = list(entries)
+    if not entries:
+        return [], {}
+    first, last = min(e.year for e in entries), max(e.year for e in entries)
+    years = list(range(first, last + 1))
+    counts = Counter((e.kind, e.year) for e in entries)
+    kinds = [k for k in KINDS if any(counts[(k, y)] for y in years)]
+    return years, {k: [counts[(k, y)] for y in years] for k in kinds}
+
+
+def tallies(entries) -> dict[str, list[tuple[str, int]]]:
+    """(value, count) by year, kind, architecture, family, lab and topic.
+
+    Years and kinds keep their natural order; the others run from the most common down.
+    An entry with several labs or topics counts once under each.
+    """
+    entries = list(entries)
+
+    def ranked(counter: Counter) -> list[tuple[str, int]]:
+        return sorted(counter.items(), key=lambda item: (-item[1], item[0].casefold()))
+
+    years = Counter(str(e.year) for e in entries)
+    kinds = Counter(e.kind for e in entries)
+    return {
+        "year": sorted(years.items()),
+        "kind": [(k, kinds[k]) for k in KINDS if kinds[k]],
+        "architecture": ranked(Counter(e.architecture for e in entries if e.architecture)),
+        "family": ranked(Counter(e.family for e in entries if e.family)),
+        "lab": ranked(Counter(lab for e in entries for lab in dict.fromkeys(e.labs))),
+        "topic": ranked(Counter(t for e in entries for t in dict.fromkeys(e.topics))),
+    }
