@@ -173,15 +173,21 @@ def _scores_from_postings(postings: dict[str, str], words: list[str], ids: list[
 
 def load_eras(path: Path | None = None) -> dict[int, dict]:
     """Year -> {title, summary} from eras.yaml next to the papers folder (empty if none)."""
-    import yaml
-
+    from evollm import cache
     from evollm.kb import _package_data
 
     path = path or _package_data().parent / "eras.yaml"
     if not path.is_file():
         return {}
+    data = cache.parsed_file(path, _read_eras)
+    return {int(year): item for year, item in data.items()}
+
+
+def _read_eras(path: Path) -> dict:
+    import yaml
+
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return {int(item["year"]): item for item in data.get("eras", [])}
+    return {str(item["year"]): item for item in data.get("eras", [])}
 
 
 def overview_rows(kb: KnowledgeBase, eras: dict[int, dict], headlines: int = 4) -> list[dict]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import copy
 import json
 
-# What listings, trees and lineage queries read; everything else is read on demand.
+# What listings, trees and lineage queries read, in the order of an index row; everything else
+# (lineage notes included) is read on demand.
 INDEX_FIELDS = ("id", "name", "aliases", "date", "kind", "labs", "family", "topics", "lineage", "uses",
-                "demo", "arxiv", "architecture", "status")
+                "demo", "arxiv", "architecture", "status", "_offset")
 
 
 class EntryViews:
@@ -31,12 +32,16 @@ class EntryViews:
 
 
 class Link:
-    """One `lineage` item: the parent's id, the relation, a note."""
+    """One `lineage` item: the parent's id, the relation, and a note read with the rest of the entry."""
 
-    __slots__ = ("id", "relation", "note")
+    __slots__ = ("id", "relation", "_owner", "_index")
 
-    def __init__(self, id: str, relation: str, note: str = "") -> None:  # noqa: A002 - the field's name
-        self.id, self.relation, self.note = id, relation, note
+    def __init__(self, id: str, relation: str, owner: Record, index: int) -> None:  # noqa: A002
+        self.id, self.relation, self._owner, self._index = id, relation, owner, index
+
+    @property
+    def note(self) -> str:
+        return self._owner._complete()["lineage"][self._index]["note"]
 
 
 class Size:
@@ -62,17 +67,25 @@ class RecordFile:
 class Record(EntryViews):
     """A validated entry from the cache, its non-index fields read on first use."""
 
-    def __init__(self, row: dict, source: RecordFile) -> None:
-        self.__dict__.update(row)
-        self.lineage = [Link(*link) for link in row["lineage"]]
+    def __init__(self, row: list, source: RecordFile) -> None:
+        self.__dict__.update(zip(INDEX_FIELDS, row))
         self._source = source
         self._full: dict | None = None
+
+    @property
+    def lineage(self) -> list[Link]:
+        """Built on first use: most commands never look at most entries' parents."""
+        links = self.__dict__.get("_links")
+        if links is None:
+            pairs = self.__dict__["lineage"]  # [[parent id, relation], ...] from the index
+            links = self.__dict__["_links"] = [Link(p, r, self, i) for i, (p, r) in enumerate(pairs)]
+        return links
 
     def _complete(self) -> dict:
         if self._full is None:
             full = self._source.fetch(self._offset)
             self._full = copy.deepcopy(full)
-            full.pop("lineage")
+            del full["lineage"]
             full["params"] = [Size(**p) for p in full["params"]]
             self.__dict__.update(full)
         return self._full

@@ -169,3 +169,11 @@ def test_indexed_search_equals_scanning_on_the_shipped_knowledge_base(monkeypatc
     assert cached.search_postings() is not None
     for query in ("attention", "mixture of experts", "rlhf", "GPT", "scal", "llama 2", "reward model preference"):
         assert [(s, e.id) for s, e in q.search(cached, query, 30)] == [(s, e.id) for s, e in q.search(fresh, query, 30)]
+
+
+def test_a_truncated_cache_is_rebuilt(kb_dir):
+    load_knowledge_base(kb_dir)
+    (target,) = cache_files()
+    target.write_bytes(target.read_bytes()[:-10])
+    kb = load_knowledge_base(kb_dir)
+    assert kb.entries["hybrid"].solution.startswith("Combine")
