@@ -129,22 +129,24 @@ def read(folders: list[Path], key: str):
         source = RecordFile(handle, base)
         entries = {row[0]: Record(row, source) for row in index}
         warnings = [Problem(*w) for w in header["warnings"]]
-        postings = lambda: _read_postings(folders, key)  # noqa: E731 - only `search` asks
+        lookup = lambda: _read_lookup(folders, key)  # noqa: E731 - only search and loose names ask
         # str paths: Path objects for 10,000 entries cost 20 ms and are rarely needed
-        return entries, header["paths"], set(header["overridden"]), warnings, postings
+        return entries, header["paths"], set(header["overridden"]), warnings, lookup
     except Exception:  # noqa: BLE001 — any unreadable or corrupt cache is rebuilt silently
         return None
     finally:
         gc.enable()
 
 
-def _read_postings(folders: list[Path], key: str) -> dict | None:
+def _read_lookup(folders: list[Path], key: str) -> dict | None:
+    """{"postings": search index, "names": name index} for `key`, or None."""
     import gc
 
     gc.disable()
     try:
         data = json.loads(_search_file_for(folders).read_bytes())
-        return data["postings"] if isinstance(data, dict) and data.get("key") == key else None
+        ok = isinstance(data, dict) and data.get("key") == key
+        return {"postings": data["postings"], "names": data["names"]} if ok else None
     except Exception:  # noqa: BLE001 — without the index, search scans the text instead
         return None
     finally:
@@ -180,7 +182,7 @@ def write(folders: list[Path], key: str, kb) -> None:
         write_atomic(target, text, overwrite=True)
         from evollm.query import search_postings
 
-        index = {"key": key, "postings": search_postings(kb)}
+        index = {"key": key, "postings": search_postings(kb), "names": kb.name_index()}
         write_atomic(_search_file_for(folders), json.dumps(index, ensure_ascii=False, separators=(",", ":")),
                      overwrite=True)
     except OSError:

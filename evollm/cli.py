@@ -44,6 +44,29 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False)
 
 
+def _is_terminal() -> bool:
+    import os
+
+    return sys.stdout.isatty() or bool(os.environ.get("FORCE_COLOR"))
+
+
+def _width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def _emit(renderable) -> None:
+    """Print a renderer's output: through rich on a terminal, as plain text when piped."""
+    from evollm.render.styled import Styled
+
+    if isinstance(renderable, Styled) and not _is_terminal():
+        text = renderable.plain()
+        sys.stdout.write(text + "\n" if text else "")
+    else:
+        _console().print(renderable, crop=True)
+
+
 def _print_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
@@ -104,12 +127,7 @@ def timeline(
     from evollm.render import timeline as render
 
     if filtered:
-        console = _console()
-        text = render.year_tables(entries, eras, width=console.width)
-        if console.color_system is None:  # piped or NO_COLOR: plain lines, no styling work
-            sys.stdout.write(text.plain + "\n")
-        else:
-            console.print(text, crop=True)
+        _emit(render.year_tables(entries, eras, width=_width()))
     else:
         _console().print(render.overview(query.overview_rows(kb, eras)))
         _console().print("Show one year with: evollm timeline 2019", style="dim")
@@ -161,10 +179,10 @@ def show(
         return
     from evollm.render.card import card
 
-    _console().print(card(
+    _emit(card(
         entry, parents=parents, children=children, uses=[kb.entries[u] for u in entry.uses],
         adopted_by=adopted_by, influenced=influenced, overridden=entry.id in kb.overridden,
-        path=str(kb.paths[entry.id]),
+        path=str(kb.paths[entry.id]), width=_width(),
     ))
 
 
@@ -211,7 +229,7 @@ def tree(
         return
     from evollm.render.tree import lineage_tree
 
-    _console().print(lineage_tree(forest, kb.entries, title))
+    _emit(lineage_tree(forest, kb.entries, title))
 
 
 def _node_json(node) -> dict:
@@ -248,16 +266,9 @@ def search(
     if not hits:
         _console(stderr=True).print(f"No entry matches {text!r}.", markup=False)
         return
-    from rich.table import Table
+    from evollm.render.timeline import search_hits
 
-    table = Table(box=None, header_style="bold")
-    table.add_column("Date", style="dim", no_wrap=True)
-    table.add_column("Name", style="bold", overflow="fold")
-    table.add_column("Title", overflow="fold")
-    table.add_column("Id", style="dim", overflow="fold")
-    for _, entry in hits:
-        table.add_row(entry.date, entry.name, entry.title, entry.id)
-    _console().print(table)
+    _emit(search_hits([entry for _, entry in hits], width=_width()))
 
 
 @command()

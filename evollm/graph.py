@@ -18,14 +18,18 @@ if TYPE_CHECKING:
 class TreeNode:
     id: str
     relation: str | None = None  # how this node relates to the node above it
-    note: str = ""
+    link: object = None  # the lineage link behind `relation` (its note is read only if shown)
     repeat: bool = False  # already drawn elsewhere in this tree: subtree left out
     cut: bool = False  # has more below, left out by --depth
     children: list[TreeNode] = field(default_factory=list)
 
+    @property
+    def note(self) -> str:
+        return self.link.note if self.link is not None else ""
+
 
 def parents_of(kb: KnowledgeBase, entry_id: str) -> list[str]:
-    return [p.id for p in kb.entries[entry_id].lineage]
+    return kb.entries[entry_id].parent_ids()
 
 
 def children_of(kb: KnowledgeBase, entry_id: str) -> list[str]:
@@ -88,17 +92,17 @@ def build_tree(
         if depth is not None and level >= depth:
             node.cut = bool(links)
             continue
-        node.children = [TreeNode(other, relation, note) for other, relation, note in links]
+        node.children = [TreeNode(other, link.relation, link) for other, link in links]
         stack.extend((child, level + 1) for child in reversed(node.children))
     return top
 
 
-def _links(kb: KnowledgeBase, entry_id: str, upward: bool) -> list[tuple[str, str, str]]:
-    """(other id, relation, note) for the parents or children of an entry, in date order."""
+def _links(kb: KnowledgeBase, entry_id: str, upward: bool) -> list[tuple[str, object]]:
+    """(other id, lineage link) for the parents or children of an entry, in date order."""
     if upward:
-        links = [(p.id, p.relation, p.note) for p in kb.entries[entry_id].lineage]
+        links = [(p.id, p) for p in kb.entries[entry_id].lineage]
     else:
-        links = [(child, p.relation, p.note) for child, p in kb.children(entry_id)]
+        links = kb.children(entry_id)
     order = kb.position()
     return sorted(links, key=lambda link: order[link[0]])
 

@@ -71,16 +71,25 @@ class KnowledgeBase:
     overridden: set[str] = field(default_factory=set)  # ids a user entry corrected
     warnings: list[Problem] = field(default_factory=list)
     _names: dict[str, str] | None = None  # normalized id/alias/name -> id, built on first use
-    _children: dict[str, list[tuple[str, "Parent"]]] | None = None
+    _children: dict[str, list[tuple[str, int]]] | None = None  # parent -> (child, index in its lineage)
     _position: dict[str, int] | None = None
 
-    _postings: object = None  # callable returning the search index (from the cache), or None
+    _lookup: object = None  # callable giving the cached {"postings", "names"} (cache.py), or None
+
+    def _cached_lookup(self) -> dict | None:
+        if callable(self._lookup):
+            self._lookup = self._lookup()  # load once
+        return self._lookup if isinstance(self._lookup, dict) else None
 
     def search_postings(self) -> dict | None:
         """The token index search uses on a cached knowledge base; None means: scan the text."""
-        return self._postings() if callable(self._postings) else None
+        cached = self._cached_lookup()
+        return cached["postings"] if cached else None
 
     def name_index(self) -> dict[str, str]:
+        """Normalized id, alias or name -> id (from the cache when there is one)."""
+        if self._names is None and self._cached_lookup():
+            self._names = self._cached_lookup()["names"]
         if self._names is None:
             self._names = {}
             for entry in self.entries.values():
@@ -123,9 +132,9 @@ class KnowledgeBase:
         if self._children is None:
             self._children = {}
             for entry in self.entries.values():
-                for parent in entry.lineage:
-                    self._children.setdefault(parent.id, []).append((entry.id, parent))
-        return self._children.get(entry_id, [])
+                for i, parent_id in enumerate(entry.parent_ids()):
+                    self._children.setdefault(parent_id, []).append((entry.id, i))
+        return [(child, self.entries[child].lineage[i]) for child, i in self._children.get(entry_id, [])]
 
     def families(self) -> dict[str, list[str]]:
         """Family name -> member ids in date order."""
@@ -375,8 +384,8 @@ def load_knowledge_base(data: Path | None = None, *, use_cache: bool | None = No
     if keyed is not None:
         cached = cache.read(folders, keyed[0])
         if cached is not None:
-            entries, paths, overridden, warnings, postings = cached
-            return KnowledgeBase(entries, paths, overridden, warnings, _postings=postings)
+            entries, paths, overridden, warnings, lookup = cached
+            return KnowledgeBase(entries, paths, overridden, warnings, _lookup=lookup)
     kb = _parse_and_validate(files)
     if keyed is not None and keyed[1]:
         cache.write(folders, keyed[0], kb)

@@ -30,6 +30,9 @@ class EntryViews:
     def month(self) -> str:
         return self.date[:7]
 
+    def parent_ids(self) -> list[str]:
+        return [p.id for p in self.lineage]
+
 
 class Link:
     """One `lineage` item: the parent's id, the relation, and a note read with the rest of the entry."""
@@ -80,6 +83,9 @@ class Record(EntryViews):
             pairs = self.__dict__["lineage"]  # [[parent id, relation], ...] from the index
             links = self.__dict__["_links"] = [Link(p, r, self, i) for i, (p, r) in enumerate(pairs)]
         return links
+
+    def parent_ids(self) -> list[str]:
+        return [pair[0] for pair in self.__dict__["lineage"]]  # no Link objects needed
 
     def _complete(self) -> dict:
         if self._full is None:

@@ -2,49 +2,51 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-from rich.text import Text
+from evollm.render.styled import Styled, fit
 
 
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
-
-
-def year_tables(entries, eras: dict[int, dict], width: int = 80) -> Text:
-    """A heading and aligned rows (date, name, kind, labs) for each year present in `entries`.
-
-    Laid out by hand rather than with rich's Table: a year of a large knowledge base has a
-    thousand rows, which a Table measures and wraps cell by cell (seconds instead of ms).
-    """
+def year_tables(entries, eras: dict[int, dict], width: int = 80) -> Styled:
+    """A heading and aligned rows (date, name, kind, labs) for each year present in `entries`."""
     by_year: dict[int, list] = {}
     for entry in entries:
         by_year.setdefault(entry.year, []).append(entry)
-    out = Text(no_wrap=True, overflow="ellipsis")
+    out = Styled()
     if not by_year:
-        out.append("No entries match.", style="dim")
-        return out
+        return out.add("No entries match.", "dim").end()
     name_w = min(30, max(len(e.name) for e in entries))
     kind_w = max(len(e.kind) for e in entries)
     labs_w = max(10, width - 10 - 2 - name_w - 2 - kind_w - 2)
     for n, (year, items) in enumerate(by_year.items()):
         if n:
-            out.append("\n")
-        out.append(f"{year}", style="bold")
+            out.end()
+        out.add(f"{year}", "bold")
         title = eras.get(year, {}).get("title")
         if title:
-            out.append(f"  {title}", style="bold cyan")
-        out.append(f"  ({len(items)} entr{'y' if len(items) == 1 else 'ies'})\n", style="dim")
+            out.add(f"  {title}", "bold cyan")
+        out.add(f"  ({len(items)} entr{'y' if len(items) == 1 else 'ies'})", "dim").end()
         for entry in items:
-            out.append(f"{entry.date:<10}  ", style="dim")
-            out.append(f"{_fit(entry.name, name_w):<{name_w}}  ", style="bold")
-            out.append(f"{entry.kind:<{kind_w}}  ")
-            out.append(_fit(", ".join(entry.labs), labs_w) + "\n")
-    out.rstrip()
+            out.add(f"{entry.date:<10}  ", "dim")
+            out.add(f"{fit(entry.name, name_w):<{name_w}}  ", "bold")
+            out.add(f"{entry.kind:<{kind_w}}  ")
+            out.add(fit(", ".join(entry.labs), labs_w)).end()
     return out
 
 
-def overview(rows: list[dict]) -> Table:
+def search_hits(entries, width: int = 80) -> Styled:
+    """Date, name and title of each match, best first."""
+    out = Styled()
+    name_w = min(28, max(len(e.name) for e in entries))
+    title_w = max(10, width - 10 - 2 - name_w - 2)
+    for entry in entries:
+        out.add(f"{entry.date:<10}  ", "dim").add(f"{fit(entry.name, name_w):<{name_w}}  ", "bold")
+        out.add(fit(entry.title, title_w)).end()
+    return out
+
+
+def overview(rows: list[dict]):
     """One row per year: the era's heading, how many entries, the headline entries."""
+    from rich.table import Table
+
     table = Table(title="Evolution of LLMs, year by year", box=None, header_style="bold", title_style="bold")
     table.add_column("Year", no_wrap=True, style="bold")
     table.add_column("Era", style="cyan", overflow="fold")

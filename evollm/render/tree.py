@@ -1,39 +1,39 @@
-"""Family trees and lineage trees as rich Trees."""
+"""Family trees and lineage trees, drawn with the usual guides (├── └── │)."""
 
 from __future__ import annotations
 
-from rich.console import Group
-from rich.text import Text
-from rich.tree import Tree
-
 from evollm.graph import TreeNode
+from evollm.render.styled import Styled
 
 
-def _label(node: TreeNode, entries) -> Text:
+def _label(out: Styled, node: TreeNode, entries) -> None:
     entry = entries[node.id]
-    text = Text()
     if node.relation:
-        text.append(f"{node.relation} ", style="magenta")
-    text.append(entry.name, style="bold")
-    text.append(f" ({entry.date[:7]})", style="dim")
+        out.add(f"{node.relation} ", "magenta")
+    out.add(entry.name, "bold")
+    out.add(f" ({entry.date[:7]})", "dim")
     if node.repeat:
-        text.append("  ↑ also under another parent", style="yellow")
+        out.add("  ↑ also under another parent", "yellow")
     if node.cut:
-        text.append("  …", style="dim")
-    return text
+        out.add("  …", "dim")
+    out.end()
 
 
-def lineage_tree(forest: list[TreeNode], entries, title: str) -> Group:
+def lineage_tree(forest: list[TreeNode], entries, title: str) -> Styled:
     """Draw each tree of `forest`; `entries` maps id -> Entry."""
+    out = Styled()
     if not forest:
-        return Group(Text("No entries.", style="dim"))
-    trees = []
+        return out.add("No entries.", "dim").end()
+    out.add(title, "bold underline").end()
     for root in forest:
-        tree = Tree(_label(root, entries), guide_style="dim")
-        stack = [(root, tree)]
+        _label(out, root, entries)
+        # (node, prefix for its children's lines); iterative, so deep lineages cannot overflow
+        stack = [(child, "", i == len(root.children) - 1) for i, child in reversed(list(enumerate(root.children)))]
         while stack:
-            node, branch = stack.pop()
-            added = [(child, branch.add(_label(child, entries))) for child in node.children]
-            stack.extend(reversed(added))
-        trees.append(tree)
-    return Group(Text(title, style="bold underline"), *trees)
+            node, prefix, last = stack.pop()
+            out.add(prefix + ("└── " if last else "├── "), "dim")
+            _label(out, node, entries)
+            below = prefix + ("    " if last else "│   ")
+            kids = node.children
+            stack.extend((child, below, i == len(kids) - 1) for i, child in reversed(list(enumerate(kids))))
+    return out

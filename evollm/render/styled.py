@@ -1,0 +1,62 @@
+"""Styled lines: what the read commands render, printed through rich on a terminal and as plain
+text when piped.
+
+Rich lays out text cell by cell, which is right for a terminal and wasted on a pipe: a family
+tree of 300 members took 50 ms to lay out, and importing rich another 15 ms. The renderers here
+lay out lines themselves (columns, wrapping, tree guides) as (text, style) segments; `__rich__`
+turns them into a rich Text for a terminal, `plain()` into a string for everything else.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+
+class Styled:
+    def __init__(self) -> None:
+        self.lines: list[list[tuple[str, str | None]]] = [[]]
+
+    def add(self, text: str, style: str | None = None) -> Styled:
+        if text:
+            self.lines[-1].append((text, style))
+        return self
+
+    def end(self) -> Styled:
+        """Finish the current line."""
+        self.lines.append([])
+        return self
+
+    def wrapped(self, text: str, width: int, *, label: str = "", label_style: str | None = None,
+                indent: int = 0, style: str | None = None) -> Styled:
+        """`text` wrapped to `width` columns with a hanging indent of `indent`; the first line
+        starts with `label` (padded to the indent)."""
+        rows = textwrap.wrap(text, width=max(20, width - indent)) or [""]
+        for n, row in enumerate(rows):
+            if n == 0:
+                self.add(label.ljust(indent), label_style)
+            else:
+                self.add(" " * indent)
+            self.add(row, style).end()
+        return self
+
+    def _finished(self) -> list[list[tuple[str, str | None]]]:
+        return self.lines[:-1] if self.lines and not self.lines[-1] else self.lines
+
+    def plain(self) -> str:
+        return "\n".join("".join(text for text, _ in line) for line in self._finished())
+
+    def __rich__(self):
+        from rich.text import Text
+
+        out = Text(no_wrap=True, overflow="ellipsis")
+        for n, line in enumerate(self._finished()):
+            if n:
+                out.append("\n")
+            for text, style in line:
+                out.append(text, style=style)
+        return out
+
+
+def fit(text: str, width: int) -> str:
+    """`text` cut to `width` characters with an ellipsis."""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
