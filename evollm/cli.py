@@ -105,7 +105,7 @@ def _load(data: Path | None):
 
 @command()
 def timeline(
-    years: Annotated[Optional[str], typer.Argument(help="A year (2019) or a range (2017..2020); none for an overview.")] = None,
+    years: Annotated[Optional[str], typer.Argument(metavar="YEARS", help="A year (2019) or a range (2017..2020); none for an overview.")] = None,
     lab: LabOption = None,
     kind: KindOption = None,
     topic: TopicOption = None,
@@ -246,7 +246,7 @@ def _node_json(node) -> dict:
 
 @command()
 def search(
-    text: Annotated[str, typer.Argument(help="Words to look for in names, titles and write-ups.")],
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="Words to look for in names, titles and write-ups.")],
     limit: Annotated[int, typer.Option("--limit", help="Show at most this many matches.")] = 20,
     data: DataOption = None,
     as_json: JsonOption = False,
@@ -345,7 +345,7 @@ def diff(
 
 @command()
 def uses(
-    technique: Annotated[str, typer.Argument(help="A technique entry: rope, gqa, swiglu, moe, ...")],
+    technique: Annotated[str, typer.Argument(metavar="TECHNIQUE", help="A technique entry: rope, gqa, swiglu, moe, ...")],
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -420,7 +420,7 @@ def demos(as_json: JsonOption = False) -> None:
 
 @command()
 def demo(
-    name: Annotated[str, typer.Argument(help="A demo name; see evollm demos.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A demo name; see evollm demos.")],
     quick: Annotated[bool, typer.Option("--quick", help="A short run (under 5 s) with looser budgets.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     settings: Annotated[Optional[list[str]], typer.Option("--set", help="Override a Config field: KEY=VALUE (repeatable).")] = None,

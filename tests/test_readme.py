@@ -1,0 +1,52 @@
+"""The README's command reference is generated from the CLI itself and must stay in step.
+
+    python tests/test_readme.py --update    # rewrite the block after changing a command
+"""
+
+import re
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+BLOCK = re.compile(r"(<!-- commands -->\n)(.*?)(<!-- /commands -->)", re.S)
+
+
+def command_reference() -> str:
+    import typer.main
+
+    from evollm.cli import app
+
+    group = typer.main.get_command(app)
+    rows = []
+
+    def walk(command, prefix: str) -> None:
+        for name in command.list_commands(None):
+            sub = command.get_command(None, name)
+            if hasattr(sub, "list_commands"):
+                walk(sub, f"{prefix} {name}")
+                continue
+            pieces = " ".join(param._usage_display_name() for param in sub.params
+                              if param.param_type_name == "argument")
+            summary = (sub.help or "").strip().split("\n")[0]
+            usage = f"{prefix} {name} {pieces}".strip().replace("{", "").replace("}", "")
+            rows.append(f"| `{usage}` | {summary} |")
+
+    walk(group, "evollm")
+    return "| command | what it does |\n|---|---|\n" + "\n".join(rows) + "\n"
+
+
+def test_readme_lists_every_command_with_its_help():
+    match = BLOCK.search(README.read_text(encoding="utf-8"))
+    assert match, "README.md lacks the <!-- commands --> block"
+    assert match.group(2) == command_reference(), "run: python tests/test_readme.py --update"
+
+
+def test_readme_gives_the_two_commands():
+    text = README.read_text(encoding="utf-8")
+    assert "pip install -e . && evollm timeline 2019" in text
+    assert "pip install -e '.[test]' && pytest" in text
+
+
+if __name__ == "__main__" and "--update" in sys.argv:
+    text = README.read_text(encoding="utf-8")
+    README.write_text(BLOCK.sub(lambda m: m.group(1) + command_reference() + m.group(3), text), encoding="utf-8")
