@@ -434,19 +434,22 @@ def _run_demo(name: str, *, seed: int, quick: bool, overrides: list[str], as_jso
     from evollm.demos import runner
 
     spec = runner.spec_of(name)
-    if as_json:
+    err = _console(stderr=True)
+    if as_json or not err.is_terminal:  # no progress bar in a pipe: it would leave a blank line
         spec, result, seconds = runner.run_demo(name, seed=seed, quick=quick, overrides=overrides)
-        _print_json(runner.result_json(spec, result, seconds))
     else:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                      console=_console(stderr=True), transient=True) as bar:
+                      console=err, transient=True) as bar:
             task = bar.add_task(f"running {spec.name}{' (quick)' if quick else ''}", total=1.0)
             spec, result, seconds = runner.run_demo(
                 name, seed=seed, quick=quick, overrides=overrides,
                 progress=lambda fraction: bar.update(task, completed=min(1.0, max(0.0, fraction))),
             )
+    if as_json:
+        _print_json(runner.result_json(spec, result, seconds))
+    else:
         from evollm.render.demo import demo_report
 
         _console().print(demo_report(spec, result, seconds))

@@ -31,11 +31,15 @@ def check_command(*args, **kwargs):
 
 @contextmanager
 def _progress(description: str):
-    """A transient progress bar on stderr; yields a (done, total) callback."""
+    """A transient progress bar on stderr; yields a (done, total) callback.
+
+    Only on a terminal: piped or logged, rich would leave an empty line behind.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    console = _console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=_console(stderr=True), transient=True) as bar:
+                  console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task(description, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
@@ -80,9 +84,10 @@ def add(
 @check_command("arxiv")
 def check_arxiv(
     ids: Annotated[Optional[list[str]], typer.Argument(
-        metavar="[IDS]...", help="Only these entries (ids, aliases or arXiv ids); default: every one with an arXiv id.",
+        metavar="IDS", help="Only these entries (ids, aliases or arXiv ids); default: every one with an arXiv id.",
         show_default=False)] = None,
-    fix: Annotated[bool, typer.Option("--fix", help="Rewrite titles and authors to arXiv's, and show the diff.")] = False,
+    fix: Annotated[bool, typer.Option(
+        "--fix", help="Rewrite titles and authors to arXiv's, and show the diff.")] = False,
     refresh: Annotated[bool, typer.Option("--refresh", help="Ask arXiv again even for answers in the cache.")] = False,
     data: DataOption = None,
     as_json: JsonOption = False,
@@ -116,13 +121,16 @@ def check_arxiv(
     answers = report.answers
     source = f"{answers.requests} request{'s' if answers.requests != 1 else ''}"
     if answers.cached:
-        source += f", {answers.cached} from the cache (fetched since {answers.oldest}; --refresh asks again)"
+        source += f", {answers.cached} answer{'s' if answers.cached != 1 else ''} from the cache"
     if report.fixed:
         err.print(f"Fixed {len(report.fixed_fields)} field(s) in {len(report.fixed)} file(s).", markup=False)
     entries_off = len({m.entry_id for m in remaining})
     err.print(f"{len(entries)} entries checked against arXiv ({source}): "
               + (f"{len(remaining)} mismatch(es) in {entries_off} entries." if remaining else "no mismatch."),
               markup=False, soft_wrap=True)
+    if answers.cached:
+        err.print(f"The oldest cached answer was fetched {answers.oldest}; --refresh asks arXiv again.",
+                  markup=False, soft_wrap=True)
     if remaining:
         if not fix and any(m.fixable for m in remaining):
             err.print("evollm check arxiv --fix rewrites titles and authors.", markup=False)
@@ -150,7 +158,7 @@ def _mismatch_table(mismatches):
 @check_command("links")
 def check_links(
     ids: Annotated[Optional[list[str]], typer.Argument(
-        metavar="[IDS]...", help="Only these entries; default: all.", show_default=False)] = None,
+        metavar="IDS", help="Only these entries; default: all.", show_default=False)] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", help="At most this many requests at once.")] = 8,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for each answer.")] = 10.0,
     data: DataOption = None,

@@ -44,6 +44,10 @@ ProgressFn = Callable[[int, int], None]  # (ids done, ids to fetch)
 
 _ATOM = "{http://www.w3.org/2005/Atom}"
 
+# The `arxiv` package logs warnings (skipped entries, ...); with no handler anywhere Python would
+# print them on stderr. Every failure reaches the user as one evollm error instead.
+logging.getLogger("arxiv").addHandler(logging.NullHandler())
+
 # --- ids ----------------------------------------------------------------------------------------
 
 _ID = r"(\d{2})(\d{2})\.(\d{4,5})(?:v\d+)?"
@@ -261,6 +265,12 @@ def _check_answer(content: bytes) -> None:
         for tag in ("id", "title", "published", "updated"):
             if not (entry.findtext(f"{_ATOM}{tag}") or "").strip():
                 raise _Garbled(f"an entry has no <{tag}>")
+        for tag in ("published", "updated"):
+            when = entry.findtext(f"{_ATOM}{tag}").strip()
+            try:
+                dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+            except ValueError:
+                raise _Garbled(f"an entry's <{tag}> is not a time: {when!r}") from None
 
 
 def _session():
@@ -283,7 +293,6 @@ def _client(url: str, session, interval: float):
     """An `arxiv.Client` that asks `url` with `session`, without retries of its own (ours are paced)."""
     import arxiv
 
-    logging.getLogger("arxiv").addHandler(logging.NullHandler())  # no stray log lines on stderr
     # delay_seconds only matters if the package asks for a second page itself, which an id_list
     # of at most BATCH ids never needs; a fresh client per batch never sleeps before its first.
     client = arxiv.Client(page_size=BATCH, delay_seconds=interval, num_retries=0)
@@ -323,7 +332,7 @@ def _network_error(exc: BaseException, url: str) -> EvollmError:
         return NetworkError(f"cannot read arXiv's answer ({host}): {type(exc).__name__}")
     if isinstance(exc, arxiv.ArxivError):
         return NetworkError(f"arXiv ({host}) answered badly: {exc.message}")
-    raise exc
+    return NetworkError(f"arXiv ({host}): {exc}")
 
 
 def _fetch_batch(batch: list[str], url: str, session, pacer: Pacer) -> dict[str, Paper]:
@@ -470,7 +479,7 @@ def draft_yaml(paper: Paper, entry_id: str, kind: str = "method") -> str:
         f"name: {_inline(short_name(paper.title))}",
         f"title: {_inline(paper.title)}",
         f"date: {draft_date(paper)}",
-        f'labs: ["{LABS_PLACEHOLDER}"]  # to be checked: arXiv lists no affiliations',
+        f'labs: ["{LABS_PLACEHOLDER}"]  # the organisations the paper names: arXiv\'s API has none',
         f"kind: {kind}",
         f"authors: {_inline(_author_list(paper.authors))}",
         f'arxiv: "{paper.arxiv_id}"',
@@ -624,11 +633,13 @@ def compare(entry, paper: Paper | None) -> list[Mismatch]:
     out = []
     if _title_key(entry.title) != _title_key(paper.title):
         out.append(Mismatch(entry.id, aid, "title", entry.title, paper.title, fixable=True))
-    first = paper.published[:7]
-    if entry.date[:7] > first or (entry.date[:7] != first and not entry.date_note):
-        note = (f"the first version appeared in {first}: set date: {first} and say why it differs from the "
-                f"id's month ({arxiv_month(aid)}) in date_note" if first != arxiv_month(aid)
-                else f"set date: {first}")
+    # The date to expect: the first version's month, but never after the id's month (the schema
+    # forbids it; a first version dated just past a month's end is a time-zone artefact).
+    month = arxiv_month(aid)
+    expected = min(paper.published[:7], month)
+    if entry.date[:7] > expected or (entry.date[:7] != expected and not entry.date_note):
+        note = (f"set date: {expected}, and say in date_note why it precedes the id's month, {month}"
+                if expected != month else f"set date: {expected}")
         out.append(Mismatch(entry.id, aid, "date", entry.date, paper.published[:10], note))
     ours = list(entry.authors)
     if not _authors_agree(ours, paper.authors):

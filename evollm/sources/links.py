@@ -1,7 +1,7 @@
 """Whether the knowledge base's URLs still answer: every link checked concurrently with httpx.
 
 Each URL is asked with HEAD, then with GET where HEAD is refused (many servers answer HEAD with
-403, 404 or 405 but serve the page), following redirects. A timeout, a failed connection, an
+403, 404, 405 or 501 but serve the page), following redirects. A timeout, a failed connection, an
 HTTP 429 or 5xx is tried once more after `RETRY_DELAY`. At most `concurrency` requests run at
 once, and at most `PER_HOST` to one host, so arxiv.org and github.com are not hammered.
 
@@ -121,7 +121,7 @@ async def _check_one(client, url: str) -> LinkState:
             await asyncio.sleep(RETRY_DELAY)
         try:
             response = await client.head(url)
-            if response.status_code >= 400:  # HEAD refused or unsupported: ask for the page itself
+            if _head_refused(response.status_code):
                 response = await _get(client, url)
         except httpx.TooManyRedirects:
             return LinkState(url, "dead", None, "too many redirects")
@@ -137,6 +137,12 @@ async def _check_one(client, url: str) -> LinkState:
             continue
         return _state(url, response)
     return LinkState(url, "dead", None, failure)
+
+
+def _head_refused(status: int) -> bool:
+    """Whether to ask again with GET: many servers refuse HEAD (403, 404, 405, 501) yet serve the page.
+    Not after a 429 or another 5xx: GET would only add load to a server that is struggling."""
+    return status == 501 or (400 <= status < 500 and status != 429)
 
 
 async def _get(client, url: str):
