@@ -55,12 +55,9 @@ def points_json(points: list[ParamPoint]) -> list[dict]:
 
 
 def per_year_by_kind(entries) -> tuple[list[int], dict[str, list[int]]]:
-    """Years present (every year between the first and the last), and per kind a count per year."""
+    """The years with entries, and per kind a count per year."""
     entries = list(entries)
-    if not entries:
-        return [], {}
-    first, last = min(e.year for e in entries), max(e.year for e in entries)
-    years = list(range(first, last + 1))
+    years = sorted({e.year for e in entries})
     counts = Counter((e.kind, e.year) for e in entries)
     kinds = [k for k in KINDS if any(counts[(k, y)] for y in years)]
     return years, {k: [counts[(k, y)] for y in years] for k in kinds}

@@ -161,7 +161,7 @@ def to_mermaid(kb, forest: list[TreeNode], title: str) -> str:
         return f'{indent}{ids[entry_id]}["{label}"]'
 
     for arch, members in groups.items():
-        lines.append(f'  subgraph arch_{arch.replace("-", "_")}["{CLUSTERS[arch][0]}"]')
+        lines.append(f'  subgraph arch_{arch.replace("-", "_")} ["{CLUSTERS[arch][0]}"]')
         lines.extend(node_line(entry_id, "    ") for entry_id in members)
         lines.append("  end")
     lines.extend(node_line(entry_id, "  ") for entry_id in loose)

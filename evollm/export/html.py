@@ -15,11 +15,11 @@ from html import escape
 from evollm import __version__, graph
 from evollm.export.charts import param_points
 from evollm.export.html_assets import CSS, JS
+from evollm.export.markdown import first_sentence
 from evollm.export.svg import params_svg
 from evollm.render import params_text
 
-_CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
-        "base-uri 'none'; form-action 'none'")
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _SEARCH_ICON = ('<svg width="15" height="15" viewBox="0 0 16 16" aria-hidden="true"><circle cx="7" cy="7" r="5" '
                 'fill="none" stroke="currentColor" stroke-width="1.8"/><path d="M11 11l3.5 3.5" stroke="currentColor" '
@@ -81,13 +81,21 @@ def card(entry, kb, shown: set[str]) -> str:
     title = f'<a href="{paper}">{text(entry.title)}</a>' if paper else text(entry.title)
     out.append(f'<p class="title">{title}</p>')
     out.append(f'<p class="labs">{text(", ".join(entry.labs))}</p>')
+    lead = first_sentence(entry.solution)
+    if lead:
+        out.append(f'<p class="lead">{text(lead)}</p>')
+    more = []
     if entry.problem:
-        out.append(f'<p class="ps"><b>Problem.</b> {text(entry.problem)}</p>')
+        more.append(f'<p class="ps"><b>Problem.</b> {text(entry.problem)}</p>')
     if entry.solution:
-        out.append(f'<p class="ps"><b>Solution.</b> {text(entry.solution)}</p>')
+        more.append(f'<p class="ps"><b>Solution.</b> {text(entry.solution)}</p>')
     if entry.key_ideas:
-        ideas = "".join(f"<li>{text(idea)}</li>" for idea in entry.key_ideas)
-        out.append(f"<details><summary>Key ideas ({len(entry.key_ideas)})</summary><ul>{ideas}</ul></details>")
+        more.append('<p class="ps"><b>Key ideas.</b></p><ul>' + "".join(f"<li>{text(i)}</li>" for i in entry.key_ideas)
+                    + "</ul>")
+    if more:
+        what = ", ".join(w for w, has in (("problem", entry.problem), ("solution", entry.solution),
+                                            ("key ideas", entry.key_ideas)) if has)
+        out.append(f"<details><summary>{what.capitalize()}</summary>{''.join(more)}</details>")
     facts = [("Parameters", text(params_text(entry.params)) if entry.params else ""),
              ("Family", text(entry.family or "")),
              ("Parents", ", ".join(f'<span class="rel">{text(p.relation)}</span> '

@@ -68,7 +68,9 @@ article.card h4 { margin: 6px 0 1px; font-size: 18px; line-height: 1.25; }
 article.card h4 a { color: var(--fg); }
 .title { margin: 0 0 4px; font-style: italic; line-height: 1.4; }
 .labs { margin: 0 0 8px; color: var(--muted); font-size: 13px; }
-.ps { margin: 6px 0; line-height: 1.5; }
+.lead { margin: 0 0 6px; line-height: 1.5; }
+.ps { margin: 8px 0 4px; line-height: 1.5; }
+details[open] summary { margin-bottom: 2px; }
 .ps b { font-weight: 650; }
 details { margin: 6px 0; }
 summary { cursor: pointer; color: var(--muted); font-size: 13px; }
@@ -103,12 +105,13 @@ footer { color: var(--faint); font-size: 13px; padding: 18px 0 40px; border-top:
 @media print { header.top { position: static; } .search, nav.years { display: none; } }
 """
 
-JS = """
+JS = r"""
 (function () {
   "use strict";
   var index = JSON.parse(document.getElementById("search-index").textContent);
   var text = {};
-  index.forEach(function (item) { text[item.id] = [item.text, item.text.replace(/[^a-z0-9]/g, "")]; });
+  // Also without punctuation, so "gpt35" finds GPT-3.5 (spaces kept: no match across two words).
+  index.forEach(function (item) { text[item.id] = [item.text, item.text.replace(/[^a-z0-9\s]/g, "")]; });
   var input = document.getElementById("q");
   var count = document.getElementById("count");
   var cards = Array.prototype.slice.call(document.querySelectorAll("article.card"));
@@ -124,7 +127,7 @@ JS = """
   }
 
   function apply() {
-    var words = input.value.toLowerCase().split(/\\s+/).filter(Boolean);
+    var words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
     var shown = 0;
     cards.forEach(function (card) {
       var ok = matches(card.getAttribute("data-id"), words);

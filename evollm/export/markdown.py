@@ -43,7 +43,8 @@ def _people(entry) -> str:
     return ", ".join(shown) + (", et al." if more else "")
 
 
-def _first_sentence(text: str) -> str:
+def first_sentence(text: str) -> str:
+    """The text up to its first full stop that ends a sentence."""
     return re.split(r"(?<=[.!?])\s+(?=[A-Z])", " ".join(text.split()), maxsplit=1)[0] if text else ""
 
 
@@ -87,7 +88,7 @@ def to_markdown(entries, kb=None, *, title: str = "How large language models evo
         what = entry.kind if not entry.architecture or entry.architecture == "none" else f"{entry.architecture} {entry.kind}"
         line = (f"- **{entry.date[:7]}** {_link('**' + md(entry.name) + '**', _url(entry))}: {md(entry.title)}"
                 f" ({md(', '.join(entry.labs))}; {md(what)}) [{numbers[paper_of(entry)]}]")
-        summary = _first_sentence(entry.solution)
+        summary = first_sentence(entry.solution)
         lines.append(line + ("\\" if summary else ""))
         if summary:
             lines.append(f"  {md(summary)}")

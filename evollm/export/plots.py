@@ -12,17 +12,29 @@ from evollm.export.charts import ParamPoint, per_year_by_kind
 from evollm.export.svg import ARCH_NAMES
 from evollm.render import human_count
 
-_ARCH_ORDER = ("decoder", "encoder", "encoder-decoder", "hybrid", "state-space")
-_KIND_MARKERS = ("█", "▓", "▒", "░", "▚", "▞", "▪")
+# A marker and a colour (a 256-colour code) per architecture: the series stay apart without colour.
+_ARCH_MARKERS = {"decoder": ("●", 12), "encoder": ("◆", 13), "encoder-decoder": ("■", 10), "hybrid": ("▲", 3),
+                 "state-space": ("▼", 14), "other": ("✚", 8)}
+_ACTIVE_MARKER = "○"
+_KIND_MARKERS = (("█", 12), ("▓", 10), ("▒", 13), ("░", 3), ("▚", 14), ("▞", 9), ("▪", 8))
+
+
+def _paint(text: str, colour: int):
+    """`text` in a colour of its own, so plotext does not give it the next colour of its cycle."""
+    from plotext import colorize, pixel
+
+    return colorize(text, pixel(foreground=colour))
 
 
 def _figure(width: int, height: int):
     import plotext
 
+    plotext.terminal.limit(False, False)  # the caller sizes the chart; plotext would clip it to the tty
     figure = plotext.figure
     figure.clear()
     figure.plot_size(width, height)
-    figure.theme("clear")
+    figure.theme("simple")  # no background and no colour on the frame: it suits a dark or a light terminal
+    figure.legend(active=False)  # drawn inside the plot it covers data: `legend()` writes it below
     return figure
 
 
@@ -30,9 +42,15 @@ def _render(figure, colour: bool) -> str:
     return figure.build().string(colorless=not colour).rstrip() + "\n"
 
 
+def legend(pairs: list[tuple[str, str]]) -> str:
+    """'● decoder-only   ◆ encoder-only' for (marker, name) pairs."""
+    return "   ".join(f"{marker} {name}" for marker, name in pairs) + "\n"
+
+
 def params_chart(points: list[ParamPoint], *, width: int = 100, height: int = 30, colour: bool = False,
                  title: str = "Parameters of released models (log scale)") -> tuple[str, int, int]:
-    """(the chart, names shown, names to show): a mark per model size, the largest named where it fits."""
+    """(the chart and its legend, names shown, names to show): a mark per model size, the largest of
+    each entry named where the name fits."""
     if not points:
         return "No entry with a parameter count matches.\n", 0, 0
     figure = _figure(width, height)
@@ -44,19 +62,27 @@ def params_chart(points: list[ParamPoint], *, width: int = 100, height: int = 30
 
     groups: dict[str, list[ParamPoint]] = {}
     for p in points:
-        groups.setdefault(p.architecture if p.architecture in _ARCH_ORDER else "other", []).append(p)
-    for arch in (*_ARCH_ORDER, "other"):
+        groups.setdefault(p.architecture if p.architecture in _ARCH_MARKERS else "other", []).append(p)
+    key = []
+    for arch, (marker, code) in _ARCH_MARKERS.items():
         members = groups.get(arch)
         if members:
-            signal = figure.signal([p.when for p in members], [math.log10(p.total) for p in members], marker="●")
-            figure.draw(signal.label(ARCH_NAMES.get(arch, "other")))
+            figure.draw(figure.signal([p.when for p in members], [math.log10(p.total) for p in members],
+                                      marker=_paint(marker, code)))
+            key.append((marker, ARCH_NAMES.get(arch, "other")))
     moe = [p for p in points if p.active]
+    for arch, (_, code) in _ARCH_MARKERS.items():
+        members = [p for p in groups.get(arch, []) if p.active]
+        if members:
+            figure.draw(figure.signal([p.when for p in members], [math.log10(p.active) for p in members],
+                                      marker=_paint(_ACTIVE_MARKER, code)))
     if moe:
-        signal = figure.signal([p.when for p in moe], [math.log10(p.active) for p in moe], marker="○")
-        figure.draw(signal.label("active (mixture of experts)"))
+        key.append((_ACTIVE_MARKER, "active parameters (mixture of experts)"))
+    colour_of = {p.entry_id: _ARCH_MARKERS[arch][1] for arch, members in groups.items() for p in members}
 
-    # Names on a grid of cells, the biggest models first, each only where it covers nothing placed.
-    plot_w, plot_h = max(10, width - 8), max(5, height - 4)  # minus the tick labels and the frame
+    # Names on the grid of cells, the biggest models first, each only where it covers nothing placed.
+    tick_w = max(len(human_count(10 ** k)) for k in range(low, high + 1))
+    plot_w, plot_h = max(10, width - tick_w - 2), max(5, height - 4)  # minus ticks, frame, title
 
     def cell(when: float, log_count: float) -> tuple[int, int]:
         col = round((when - first) / (last - first) * (plot_w - 1))
@@ -65,8 +91,6 @@ def params_chart(points: list[ParamPoint], *, width: int = 100, height: int = 30
 
     taken: set[tuple[int, int]] = {cell(p.when, math.log10(p.total)) for p in points}
     taken |= {cell(p.when, math.log10(p.active)) for p in moe}
-    legend_w = 6 + max(len(ARCH_NAMES.get(a, "other")) for a in groups) if not moe else 34
-    taken |= {(c, r) for c in range(legend_w) for r in range(len(groups) + bool(moe) + 2)}
     named = [p for p in points if p.largest]
     shown = 0
     for p in sorted(named, key=lambda p: (-p.total, p.when)):
@@ -77,7 +101,8 @@ def params_chart(points: list[ParamPoint], *, width: int = 100, height: int = 30
             if start >= 0 and start + span <= plot_w and not cells & taken:
                 taken |= cells
                 x = first + start / (plot_w - 1) * (last - first)
-                figure.draw(figure.text(x, math.log10(p.total), p.name, alignment=align))
+                figure.draw(figure.text(x, math.log10(p.total), _paint(p.name, colour_of[p.entry_id]),
+                                        alignment=align))
                 shown += 1
                 break
 
@@ -87,7 +112,7 @@ def params_chart(points: list[ParamPoint], *, width: int = 100, height: int = 30
     figure.ruler("y").lim(low, high)
     figure.ruler("y").ticks(list(range(low, high + 1)), [human_count(10 ** k) for k in range(low, high + 1)])
     figure.title(title)
-    return _render(figure, colour), shown, len(named)
+    return _render(figure, colour) + legend(key), shown, len(named)
 
 
 def count_chart(entries, *, width: int = 100, height: int = 24, colour: bool = False,
@@ -99,13 +124,18 @@ def count_chart(entries, *, width: int = 100, height: int = 24, colour: bool = F
     figure = _figure(width, height)
     labels = [str(y) for y in years]
     base = [0] * len(years)
+    key = []
     for i, (kind, counts) in enumerate(by_kind.items()):
         top = [b + c for b, c in zip(base, counts)]
-        signal = figure.bar(labels, base, top, marker=_KIND_MARKERS[i % len(_KIND_MARKERS)], width=0.7)
-        figure.draw(signal.label(kind))
+        marker, code = _KIND_MARKERS[i % len(_KIND_MARKERS)]
+        figure.draw(figure.bar(labels, base, top, marker=_paint(marker, code), width=0.7))
+        key.append((marker, kind))
         base = top
     if len(years) * 6 > width - 8:  # too many years to label each: every second one
         figure.ruler("x").ticks(list(range(1, len(years) + 1, 2)), labels[::2])
-    figure.ruler("y").lim(0, max(base) + 1)
+    most = max(base)
+    step = max(1, math.ceil(most / 5))
+    figure.ruler("y").lim(0, most)
+    figure.ruler("y").ticks(list(range(0, most + 1, step)))
     figure.title(title)
-    return _render(figure, colour)
+    return _render(figure, colour) + legend(key)

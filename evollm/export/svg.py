@@ -28,7 +28,7 @@ ARCH_NAMES = {"decoder": "decoder-only", "encoder": "encoder-only", "encoder-dec
 WIDTH, HEIGHT = 1000, 460
 LEFT, RIGHT, TOP, BOTTOM = 58, 16, 54, 34  # the plot area's margins
 FONT = 11
-CHAR_WIDTH = 6.3  # average advance of the sans-serif font at FONT px, for placing labels
+CHAR_WIDTH = 6.6  # average advance of the sans-serif font at FONT px, for placing labels
 
 
 def _colour(point: ParamPoint) -> str:
@@ -97,8 +97,8 @@ def params_svg(points: list[ParamPoint], title: str = "Parameters of released mo
                        f'stroke-width="1.6"><title>{tip}</title></circle>')
     out.append("</g>")
 
-    # Names: the biggest models first, each where it covers no earlier name.
-    placed: list[tuple[float, float, float, float]] = []
+    # Names: the biggest models first, each where it covers no mark and no earlier name.
+    placed = [(x(p.when) - 4, y(v) - 4, x(p.when) + 4, y(v) + 4) for p in points for v in (p.total, p.active) if v]
     labels = ['<g class="labels" fill="currentColor">']
     for p in sorted((p for p in points if p.largest), key=lambda p: (-p.total, p.when)):
         px, py = x(p.when), y(p.total)
@@ -106,7 +106,7 @@ def params_svg(points: list[ParamPoint], title: str = "Parameters of released mo
         for anchor, tx, ty in (("start", px + 7, py + 4), ("end", px - 7, py + 4),
                                ("middle", px, py - 8), ("middle", px, py + 15)):
             x0 = tx if anchor == "start" else tx - w if anchor == "end" else tx - w / 2
-            box = (x0, ty - FONT + 2, x0 + w, ty + 2)
+            box = (x0 - 1, ty - FONT + 2, x0 + w + 1, ty + 2)
             inside = LEFT <= box[0] and box[2] <= WIDTH - RIGHT and TOP - 4 <= box[1] and box[3] <= TOP + plot_h
             if inside and not _overlaps(box, placed):
                 placed.append(box)
