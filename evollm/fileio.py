@@ -23,6 +23,10 @@ def write_atomic(target: Path, text: str, *, overwrite: bool = False) -> None:
         raise FileExists(f"{target} exists; use --force to overwrite it")
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file private (0600); give it the mode any new file would have.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

@@ -92,6 +92,7 @@ class Entry(Strict, EntryViews):
     aliases: list[Short] = []
     authors: list[Short] = []
     arxiv: Annotated[str, BeforeValidator(_arxiv_text), Field(pattern=ARXIV_ID)] | None = None
+    arxiv_category: Annotated[str, Field(pattern=r"^[a-z-]+(\.[A-Za-z-]+)?$")] | None = None  # primary, e.g. cs.CL
     date_note: Text | None = None
     links: dict[Literal[LINK_KINDS], HttpUrl] = {}  # type: ignore[valid-type]
     key_ideas: list[Text] = []

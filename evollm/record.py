@@ -17,6 +17,15 @@ INDEX_FIELDS = ("id", "name", "aliases", "date", "kind", "labs", "family", "topi
                 "demo", "arxiv", "architecture", "status", "_offset")
 
 
+def _without_none(value):
+    """`value` with None dropped from every dict at every depth, as pydantic's exclude_none does."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
 class EntryViews:
     """Values derived from an entry's fields."""
 
@@ -109,7 +118,7 @@ class Record(EntryViews):
     def model_dump(self, mode: str = "json", exclude_none: bool = False) -> dict:
         """The same dict `Entry.model_dump(mode="json")` gives (always JSON-ready)."""
         data = copy.deepcopy(self._complete())
-        return {k: v for k, v in data.items() if v is not None} if exclude_none else data
+        return _without_none(data) if exclude_none else data
 
     def __repr__(self) -> str:
         return f"Record(id={self.id!r})"

@@ -177,3 +177,12 @@ def test_a_truncated_cache_is_rebuilt(kb_dir):
     target.write_bytes(target.read_bytes()[:-10])
     kb = load_knowledge_base(kb_dir)
     assert kb.entries["hybrid"].solution.startswith("Combine")
+
+
+def test_cached_json_drops_none_at_every_depth_like_a_fresh_parse(kb_dir, cli):
+    fresh = cli("show", "hybrid", "--json", "--data", kb_dir).stdout  # parsed, then cached
+    cached = cli("show", "hybrid", "--json", "--data", kb_dir).stdout  # read back from the cache
+    assert cache_files()
+    assert json.loads(fresh) == json.loads(cached)
+    enc = json.loads(cli("show", "enc", "--json", "--data", kb_dir).stdout)
+    assert "active" not in enc["params"][0]

@@ -123,3 +123,14 @@ def test_many_problems_are_listed_fast(cli, tmp_path):
     result = cli("validate", "--data", tmp_path)
     assert result.exit_code == 3 and result.stderr.count("month 13") == 300
     assert time.monotonic() - start < 20
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    from evollm.fileio import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "out.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o644

@@ -5,7 +5,7 @@ computed over the whole knowledge base, not over the exported entries, so a filt
 key. An arXiv paper is dated by its eprint (the id's month): that is the version a reader finds.
 Text is escaped for LaTeX; braces stay balanced, which BibTeX counts even after a backslash.
 
-But: no primaryClass, since the knowledge base does not record an arXiv category.
+But: primaryClass only where the entry records its arXiv category (`arxiv_category`).
 """
 
 from __future__ import annotations
@@ -132,6 +132,8 @@ def bib_entry(entry, key: str) -> str:
               ("year", "{" + str(year) + "}"), ("month", _MONTHS[month - 1])]
     if entry.arxiv:
         fields += [("eprint", "{" + entry.arxiv + "}"), ("archivePrefix", "{arXiv}")]
+        if entry.arxiv_category:
+            fields.append(("primaryClass", "{" + entry.arxiv_category + "}"))
     url = _url(entry)
     if url:
         fields.append(("url", "{" + url + "}"))

@@ -483,6 +483,7 @@ def draft_yaml(paper: Paper, entry_id: str, kind: str = "method") -> str:
         f"kind: {kind}",
         f"authors: {_inline(_author_list(paper.authors))}",
         f'arxiv: "{paper.arxiv_id}"',
+        *([f"arxiv_category: {paper.primary_category}"] if paper.primary_category else []),
         "links:",
         f"  paper: {url}",
         "sources:",
@@ -641,6 +642,9 @@ def compare(entry, paper: Paper | None) -> list[Mismatch]:
         note = (f"set date: {expected}, and say in date_note why it precedes the id's month, {month}"
                 if expected != month else f"set date: {expected}")
         out.append(Mismatch(entry.id, aid, "date", entry.date, paper.published[:10], note))
+    if entry.arxiv_category and paper.primary_category and entry.arxiv_category != paper.primary_category:
+        out.append(Mismatch(entry.id, aid, "arxiv_category", entry.arxiv_category, paper.primary_category,
+                            "arXiv's primary category", fixable=True))
     ours = list(entry.authors)
     if not _authors_agree(ours, paper.authors):
         wanted = fixed_authors(ours, paper.authors)
@@ -741,7 +745,8 @@ def apply_fixes(kb, report: Report) -> None:
         paper = report.answers.papers[entry.arxiv]
         old = new = path.read_text(encoding="utf-8")
         for m in found:
-            value = paper.title if m.field == "title" else fixed_authors(list(entry.authors), paper.authors)
+            value = {"title": lambda: paper.title, "arxiv_category": lambda: paper.primary_category,
+                     "authors": lambda: fixed_authors(list(entry.authors), paper.authors)}[m.field]()
             new = set_field(new, m.field, value)
         _validate_text(new, str(path))
         planned.append((path, old, new, found))
