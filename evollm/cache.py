@@ -54,16 +54,14 @@ def key_of(files: list[str]) -> tuple[str, bool] | None:
     """
     import time
 
-    parts = []
-    newest = 0
+    stat = os.stat
     try:
-        for path in files:
-            st = os.stat(path)
-            newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
-            parts.append(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}")
+        stats = [stat(path) for path in files]
     except OSError:
         return None
-    key = hashlib.sha256(_schema_fingerprint() + "\n".join(parts).encode()).hexdigest()
+    newest = max((max(st.st_mtime_ns, st.st_ctime_ns) for st in stats), default=0)
+    parts = [(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) for st in stats]
+    key = hashlib.sha256(_schema_fingerprint() + repr((files, parts)).encode()).hexdigest()
     return key, time.time_ns() - newest > RACY_SECONDS * 1e9
 
 

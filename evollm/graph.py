@@ -112,7 +112,11 @@ def family_members(kb: KnowledgeBase, family: str) -> list[str]:
     from evollm.kb import normalize
 
     wanted = normalize(family)
-    return [e.id for e in kb if e.family and normalize(e.family) == wanted]
+    spellings = [members for name, members in kb.families().items() if normalize(name) == wanted]
+    if len(spellings) == 1:
+        return list(spellings[0])
+    order = kb.position()
+    return sorted((i for members in spellings for i in members), key=order.__getitem__)
 
 
 def family_forest(kb: KnowledgeBase, family: str) -> list[TreeNode]:

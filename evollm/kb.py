@@ -73,6 +73,7 @@ class KnowledgeBase:
     _names: dict[str, str] | None = None  # normalized id/alias/name -> id, built on first use
     _children: dict[str, list[tuple[str, int]]] | None = None  # parent -> (child, index in its lineage)
     _position: dict[str, int] | None = None
+    _families: dict[str, list[str]] | None = None
 
     _lookup: object = None  # callable giving the cached {"postings", "names"} (cache.py), or None
 
@@ -138,11 +139,12 @@ class KnowledgeBase:
 
     def families(self) -> dict[str, list[str]]:
         """Family name -> member ids in date order."""
-        out: dict[str, list[str]] = {}
-        for entry in self.entries.values():
-            if entry.family:
-                out.setdefault(entry.family, []).append(entry.id)
-        return out
+        if self._families is None:
+            self._families = {}
+            for entry in self.entries.values():
+                if entry.family:
+                    self._families.setdefault(entry.family, []).append(entry.id)
+        return self._families
 
 
 # ---------------------------------------------------------------------------------------------

@@ -151,23 +151,25 @@ def _scores_by_scanning(kb: KnowledgeBase, words: list[str]) -> dict[str, float]
 
 
 def _scores_from_postings(postings: dict[str, str], words: list[str], ids: list[str]) -> dict[str, float]:
-    """The same scores from the token index: a word matches the tokens it is a prefix of."""
-    weights = [w for _, w in _WEIGHTS]
+    """The same scores from the token index: a word matches the tokens it is a prefix of, and
+    each field's count (summed over those tokens) is capped at 3 before weighting."""
+    w1, w2, w3, w4, w5 = (w for _, w in _WEIGHTS)
     total: dict[int, float] | None = None
     for word in words:
         counts: dict[int, list[int]] = {}
         for token, rows in postings.items():
-            if token.startswith(word):
-                for row in rows.split(" "):
-                    position, *per_field = map(int, row.split(","))
-                    slot = counts.setdefault(position, [0] * len(weights))
-                    for i, n in enumerate(per_field):
-                        slot[i] += n
-        word_scores = {p: sum(w * min(3, n) for w, n in zip(weights, c)) for p, c in counts.items()}
-        if total is None:
-            total = word_scores
-        else:
-            total = {p: s + word_scores[p] for p, s in total.items() if p in word_scores}
+            if not token.startswith(word):
+                continue
+            flat = list(map(int, rows.replace(" ", ",").split(",")))  # position, then a count per field
+            for k in range(0, len(flat), 6):
+                slot = counts.get(flat[k])
+                if slot is None:
+                    counts[flat[k]] = flat[k + 1:k + 6]
+                else:
+                    counts[flat[k]] = [x + y for x, y in zip(slot, flat[k + 1:k + 6])]
+        word_scores = {p: w1 * min(3, a) + w2 * min(3, b) + w3 * min(3, c) + w4 * min(3, d) + w5 * min(3, e)
+                       for p, (a, b, c, d, e) in counts.items()}
+        total = word_scores if total is None else {p: s + word_scores[p] for p, s in total.items() if p in word_scores}
     return {ids[p]: score for p, score in (total or {}).items()}
 
 
