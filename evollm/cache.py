@@ -133,6 +133,9 @@ def read(folders: list[Path], key: str):
     except Exception:  # noqa: BLE001 — any unreadable or corrupt cache is rebuilt silently
         return None
     finally:
+        # What was loaded lives as long as the process: move it out of the collector's sight, or
+        # every later full collection walks its hundreds of thousands of objects again.
+        gc.freeze()
         gc.enable()
 
 
@@ -148,6 +151,7 @@ def _read_lookup(folders: list[Path], key: str) -> dict | None:
     except Exception:  # noqa: BLE001 — without the index, search scans the text instead
         return None
     finally:
+        gc.freeze()
         gc.enable()
 
 
