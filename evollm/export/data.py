@@ -9,22 +9,10 @@ import json
 from evollm.vocab import LINK_KINDS
 
 
-def _without_none(value):
-    """`value` with every None dropped from its dicts, at any depth (params[].active included)."""
-    if isinstance(value, dict):
-        return {k: _without_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_none(v) for v in value]
-    return value
-
-
 def _records(entries) -> list[dict]:
-    """Each entry as the schema's JSON-ready dict, unset optional fields left out.
-
-    Dropped here rather than by `exclude_none`, which an entry read back from the cache applies
-    to the top level only: a cached run and a fresh one must export the same bytes.
-    """
-    return [_without_none(entry.model_dump(mode="json")) for entry in entries]
+    """Each entry as the schema's JSON-ready dict, unset optional fields (None) left out at
+    every depth: a fresh entry and one read back from the cache give the same bytes."""
+    return [entry.model_dump(mode="json", exclude_none=True) for entry in entries]
 
 
 def to_json(entries, kb=None) -> str:
