@@ -22,7 +22,8 @@ from pathlib import Path
 
 from evollm import __version__
 
-_SCHEMA_FILES = ("models.py", "vocab.py", "demos/registry.py", "kb.py", "cache.py", "record.py")
+# The sources whose change can change what the cache holds or how it is read.
+_SCHEMA_FILES = ("models.py", "vocab.py", "demos/registry.py", "kb.py", "cache.py", "record.py", "query.py")
 
 
 def enabled() -> bool:
@@ -98,9 +99,9 @@ def _file_for(folders: list[Path]) -> Path:
     return cache_dir() / f"kb-{hashlib.sha256(where.encode()).hexdigest()[:16]}.json"
 
 
-def _search_file_for(folders: list[Path]) -> Path:
+def _search_file_for(folders: list[Path], part: str = "search") -> Path:
     main = _file_for(folders)
-    return main.with_name("search-" + main.name.removeprefix("kb-"))
+    return main.with_name(f"{part}-" + main.name.removeprefix("kb-"))
 
 
 def read(folders: list[Path], key: str):
@@ -139,20 +140,34 @@ def read(folders: list[Path], key: str):
         gc.enable()
 
 
-def _read_lookup(folders: list[Path], key: str) -> dict | None:
-    """{"postings": search index, "names": name index} for `key`, or None."""
+def _read_json(path: Path, key: str) -> dict | None:
     import gc
 
     gc.disable()
     try:
-        data = json.loads(_search_file_for(folders).read_bytes())
-        ok = isinstance(data, dict) and data.get("key") == key
-        return {"postings": data["postings"], "names": data["names"]} if ok else None
-    except Exception:  # noqa: BLE001 — without the index, search scans the text instead
+        data = json.loads(path.read_bytes())
+        return data if isinstance(data, dict) and data.get("key") == key else None
+    except Exception:  # noqa: BLE001 — a missing or broken file: the caller does without
         return None
     finally:
         gc.freeze()
         gc.enable()
+
+
+def _read_lookup(folders: list[Path], key: str) -> dict | None:
+    """{"postings", "names", "counts": a loader} for `key`, or None (then search scans the text)."""
+    data = _read_json(_search_file_for(folders), key)
+    try:
+        if data is None or not all(type(rows) is list and len(rows) == 2 for rows in data["postings"].values()):
+            return None
+
+        def counts() -> dict | None:
+            stored = _read_json(_search_file_for(folders, "counts"), key)
+            return stored.get("counts") if stored is not None else None
+
+        return {"postings": data["postings"], "names": data["names"], "counts": counts}
+    except Exception:  # noqa: BLE001 — without the index, search scans the text instead
+        return None
 
 
 def write(folders: list[Path], key: str, kb) -> None:
@@ -184,8 +199,12 @@ def write(folders: list[Path], key: str, kb) -> None:
         write_atomic(target, text, overwrite=True)
         from evollm.query import search_postings
 
-        index = {"key": key, "postings": search_postings(kb), "names": kb.name_index()}
-        write_atomic(_search_file_for(folders), json.dumps(index, ensure_ascii=False, separators=(",", ":")),
-                     overwrite=True)
+        postings = search_postings(kb)
+        compact = {"separators": (",", ":"), "ensure_ascii": False}
+        counts = {"key": key, "counts": {token: rows[2] for token, rows in postings.items()}}
+        write_atomic(_search_file_for(folders, "counts"), json.dumps(counts, **compact), overwrite=True)
+        index = {"key": key, "postings": {token: rows[:2] for token, rows in postings.items()},
+                 "names": kb.name_index()}
+        write_atomic(_search_file_for(folders), json.dumps(index, **compact), overwrite=True)
     except OSError:
         pass

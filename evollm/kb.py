@@ -87,6 +87,12 @@ class KnowledgeBase:
         cached = self._cached_lookup()
         return cached["postings"] if cached else None
 
+    def search_counts(self) -> dict | None:
+        """token -> per-field counts, for words that match several tokens (see query.search);
+        None when the cache has none (then search scans the text)."""
+        cached = self._cached_lookup()
+        return cached["counts"]() if cached else None
+
     def name_index(self) -> dict[str, str]:
         """Normalized id, alias or name -> id (from the cache when there is one)."""
         if self._names is None and self._cached_lookup():

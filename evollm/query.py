@@ -93,20 +93,26 @@ def search_fields(entry) -> tuple[str, ...]:
     )
 
 
-def search_postings(entries) -> dict[str, str]:
-    """token -> "position,count,count,count,count,count position,..." (a count per weighted
-    field): what search reads on a large knowledge base instead of every entry's text. Rows are
-    kept as one string per token so loading the index builds 20,000 strings, not 600,000 lists;
-    only the tokens a query matches are split."""
-    postings: dict[str, list[str]] = {}
+def search_postings(entries) -> dict[str, list[str]]:
+    """token -> [positions, scores, counts]: what search reads on a large knowledge base instead
+    of every entry's text. `positions` lists the entries (by date rank) holding the token,
+    `scores` the token's own score in each (a word matching just this token scores exactly
+    that), `counts` a count per weighted field for words that match several tokens (the cache
+    stores them apart, read only then). Kept as space-separated strings: loading the index builds
+    tens of thousands of strings, not a million lists."""
+    weights = [w for _, w in _WEIGHTS]
+    postings: dict[str, tuple[list[str], list[str], list[str]]] = {}
     for position, entry in enumerate(entries):
         counts: dict[str, list[int]] = {}
         for field, text in enumerate(search_fields(entry)):
             for token in _TOKEN.findall(text):
                 counts.setdefault(token, [0] * len(_WEIGHTS))[field] += 1
         for token, per_field in counts.items():
-            postings.setdefault(token, []).append(",".join(map(str, (position, *per_field))))
-    return {token: " ".join(rows) for token, rows in postings.items()}
+            rows = postings.setdefault(token, ([], [], []))
+            rows[0].append(str(position))
+            rows[1].append(repr(sum(w * min(3, n) for w, n in zip(weights, per_field))))
+            rows[2].append(",".join(map(str, per_field)))
+    return {token: [" ".join(column) for column in rows] for token, rows in postings.items()}
 
 
 def search(kb: KnowledgeBase, text: str, limit: int = 20) -> list[tuple[float, object]]:
@@ -119,9 +125,10 @@ def search(kb: KnowledgeBase, text: str, limit: int = 20) -> list[tuple[float, o
     if limit < 1:
         raise UsageError("--limit must be at least 1")
     postings = kb.search_postings()
+    scores = None
     if postings is not None:
-        scores = _scores_from_postings(postings, words, list(kb.entries))
-    else:
+        scores = _scores_from_postings(postings, kb.search_counts, words, list(kb.entries))
+    if scores is None:
         scores = _scores_by_scanning(kb, words)
     target = normalize(text)
     names = kb.name_index()
@@ -150,25 +157,31 @@ def _scores_by_scanning(kb: KnowledgeBase, words: list[str]) -> dict[str, float]
     return scores
 
 
-def _scores_from_postings(postings: dict[str, str], words: list[str], ids: list[str]) -> dict[str, float]:
+def _scores_from_postings(postings: dict[str, list[str]], field_counts, words: list[str],
+                          ids: list[str]) -> dict[str, float] | None:
     """The same scores from the token index: a word matches the tokens it is a prefix of, and
-    each field's count (summed over those tokens) is capped at 3 before weighting."""
+    each field's count (summed over those tokens) is capped at 3 before weighting.
+    `field_counts()` gives token -> counts, needed only when a word matches several tokens;
+    None if it has none (the caller then scans)."""
     w1, w2, w3, w4, w5 = (w for _, w in _WEIGHTS)
     total: dict[int, float] | None = None
     for word in words:
-        counts: dict[int, list[int]] = {}
-        for token, rows in postings.items():
-            if not token.startswith(word):
-                continue
-            flat = list(map(int, rows.replace(" ", ",").split(",")))  # position, then a count per field
-            for k in range(0, len(flat), 6):
-                slot = counts.get(flat[k])
-                if slot is None:
-                    counts[flat[k]] = flat[k + 1:k + 6]
-                else:
-                    counts[flat[k]] = [x + y for x, y in zip(slot, flat[k + 1:k + 6])]
-        word_scores = {p: w1 * min(3, a) + w2 * min(3, b) + w3 * min(3, c) + w4 * min(3, d) + w5 * min(3, e)
-                       for p, (a, b, c, d, e) in counts.items()}
+        matching = [token for token in postings if token.startswith(word)]
+        if len(matching) == 1:  # the usual case: the token's own scores are the word's scores
+            positions, scores = postings[matching[0]][:2]
+            word_scores = dict(zip(map(int, positions.split()), map(float, scores.split())))
+        else:
+            counts: dict[int, list[int]] = {}
+            every = field_counts()
+            if every is None:
+                return None
+            for positions, per_field in ((postings[t][0], every[t]) for t in matching):
+                for position, row in zip(map(int, positions.split()), per_field.split()):
+                    row_counts = list(map(int, row.split(",")))
+                    slot = counts.get(position)
+                    counts[position] = row_counts if slot is None else [x + y for x, y in zip(slot, row_counts)]
+            word_scores = {p: w1 * min(3, a) + w2 * min(3, b) + w3 * min(3, c) + w4 * min(3, d) + w5 * min(3, e)
+                           for p, (a, b, c, d, e) in counts.items()}
         total = word_scores if total is None else {p: s + word_scores[p] for p, s in total.items() if p in word_scores}
     return {ids[p]: score for p, score in (total or {}).items()}
 

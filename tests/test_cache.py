@@ -186,3 +186,24 @@ def test_cached_json_drops_none_at_every_depth_like_a_fresh_parse(kb_dir, cli):
     assert json.loads(fresh) == json.loads(cached)
     enc = json.loads(cli("show", "enc", "--json", "--data", kb_dir).stdout)
     assert "active" not in enc["params"][0]
+
+
+def test_a_search_index_of_another_shape_falls_back_to_scanning(kb_dir, cli):
+    load_knowledge_base(kb_dir)
+    (search_file,) = cache.cache_dir().glob("search-*.json")
+    data = json.loads(search_file.read_text())
+    data["postings"] = {token: "0,1,0,0,0,0" for token in data["postings"]}  # an older layout
+    search_file.write_text(json.dumps(data))
+    result = cli("search", "encoder", "--json", "--data", kb_dir)
+    assert result.exit_code == 0 and {d["id"] for d in json.loads(result.stdout)} == {"enc", "enc-2", "hybrid"}
+
+
+def test_missing_search_counts_fall_back_to_scanning(kb_dir):
+    from evollm import query as q
+
+    fresh = load_knowledge_base(kb_dir)
+    cached = load_knowledge_base(kb_dir)
+    (counts_file,) = cache.cache_dir().glob("counts-*.json")
+    counts_file.unlink()
+    # "e" is a prefix of many tokens, so scoring needs the per-field counts
+    assert [(s, e.id) for s, e in q.search(cached, "e", 50)] == [(s, e.id) for s, e in q.search(fresh, "e", 50)]

@@ -47,6 +47,28 @@ def test_readme_gives_the_two_commands():
     assert "pip install -e '.[test]' && pytest" in text
 
 
+EXAMPLES = {  # README block name -> the command whose real output it shows (not checked by tests)
+    "timeline": "timeline 2019",
+    "show": "show ppo",
+    "tree": "tree --family bert",
+    "path": "path transformer deepseek-r1",
+    "demo": "demo rope",
+}
+
+
+def example_output(args: str) -> str:
+    import os
+    import subprocess
+
+    env = {**os.environ, "COLUMNS": "90", "NO_COLOR": "1", "TERM": "dumb"}
+    out = subprocess.run([sys.executable, "-m", "evollm", *args.split()], capture_output=True, text=True, env=env)
+    return f"$ evollm {args}\n{out.stdout.rstrip()}\n"
+
+
 if __name__ == "__main__" and "--update" in sys.argv:
     text = README.read_text(encoding="utf-8")
-    README.write_text(BLOCK.sub(lambda m: m.group(1) + command_reference() + m.group(3), text), encoding="utf-8")
+    text = BLOCK.sub(lambda m: m.group(1) + command_reference() + m.group(3), text)
+    for name, args in EXAMPLES.items():
+        pattern = re.compile(rf"(<!-- example:{name} -->\n```\n)(.*?)(```\n<!-- /example:{name} -->)", re.S)
+        text = pattern.sub(lambda m, a=args: m.group(1) + example_output(a) + m.group(3), text)
+    README.write_text(text, encoding="utf-8")
