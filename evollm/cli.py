@@ -315,7 +315,7 @@ def path(
         return
     from evollm.render.lineage import path_steps
 
-    _console().print(path_steps(kb.entries, steps, more))
+    _emit(path_steps(kb.entries, steps, more, width=_width()))
 
 
 @command()

@@ -51,7 +51,7 @@ EXAMPLES = {  # README block name -> the command whose real output it shows (not
     "timeline": "timeline 2019",
     "show": "show ppo",
     "tree": "tree --family bert",
-    "path": "path transformer deepseek-r1",
+    "path": "path transformer mixtral",
     "demo": "demo rope",
 }
 

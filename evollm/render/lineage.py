@@ -7,27 +7,28 @@ from rich.table import Table
 from rich.text import Text
 
 from evollm.render import params_text
+from evollm.render.styled import Styled
 
 
-def path_steps(entries, chains: list[list[tuple[str, str | None, str]]], more: bool) -> Group:
+def path_steps(entries, chains: list[list[tuple[str, str | None, str]]], more: bool, width: int = 80) -> Styled:
     """Each chain is [(id, relation to previous, note)]; the first chain is the shortest."""
-    parts = []
+    out = Styled()
     for n, chain in enumerate(chains):
+        if n:
+            out.end()
         title = "Shortest path" if n == 0 else f"Path {n + 1}"
-        parts.append(Text(f"{title} ({len(chain) - 1} step{'s' if len(chain) != 2 else ''})", style="bold underline"))
+        out.add(f"{title} ({len(chain) - 1} step{'s' if len(chain) != 2 else ''})", "bold underline").end()
         for i, (entry_id, relation, note) in enumerate(chain):
             entry = entries[entry_id]
-            line = Text("  " if i == 0 else "  └─ ")
+            out.add("   " if i == 0 else "└─ ", "dim")
             if relation:
-                line.append(f"{relation} ", style="magenta")
-            line.append(f"{entry.name}", style="bold")
-            line.append(f" ({entry.id}, {entry.date[:7]})", style="dim")
+                out.add(f"{relation} ", "magenta")
+            out.add(entry.name, "bold").add(f" ({entry.id}, {entry.date[:7]})", "dim").end()
             if note:
-                line.append(f": {note}")
-            parts.append(line)
+                out.wrapped(note, width, indent=6, style="italic")
     if more:
-        parts.append(Text("more paths exist than shown; raise --limit", style="dim"))
-    return Group(*parts)
+        out.add("more paths exist than shown; raise --limit", "dim").end()
+    return out
 
 
 def diff_table(a, b, common, adds: list[str], drops: list[str], names) -> Table:

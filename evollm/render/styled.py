@@ -30,7 +30,7 @@ class Styled:
                 indent: int = 0, style: str | None = None) -> Styled:
         """`text` wrapped to `width` columns with a hanging indent of `indent`; the first line
         starts with `label` (padded to the indent)."""
-        rows = textwrap.wrap(text, width=max(20, width - indent)) or [""]
+        rows = textwrap.wrap(text, width=max(20, width - indent), break_on_hyphens=False) or [""]
         for n, row in enumerate(rows):
             if n == 0:
                 self.add(label.ljust(indent), label_style)
