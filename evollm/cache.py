@@ -172,6 +172,16 @@ def _read_lookup(folders: list[Path], key: str) -> dict | None:
 
 def write(folders: list[Path], key: str, kb) -> None:
     """Store a validated knowledge base; failing to write is not an error (the cache is optional)."""
+    import gc
+
+    gc.disable()  # allocation-heavy and cycle-free: the collector would only slow it down
+    try:
+        _write(folders, key, kb)
+    finally:
+        gc.enable()
+
+
+def _write(folders: list[Path], key: str, kb) -> None:
     from evollm.record import INDEX_FIELDS
 
     lines, index, offset = [], [], 0

@@ -102,16 +102,23 @@ def search_postings(entries) -> dict[str, list[str]]:
     tens of thousands of strings, not a million lists."""
     weights = [w for _, w in _WEIGHTS]
     postings: dict[str, tuple[list[str], list[str], list[str]]] = {}
+    rendered: dict[tuple[int, ...], tuple[str, str]] = {}  # counts -> (score, counts) as text; few distinct
     for position, entry in enumerate(entries):
         counts: dict[str, list[int]] = {}
         for field, text in enumerate(search_fields(entry)):
             for token in _TOKEN.findall(text):
                 counts.setdefault(token, [0] * len(_WEIGHTS))[field] += 1
+        where = str(position)
         for token, per_field in counts.items():
+            key = tuple(per_field)
+            text = rendered.get(key)
+            if text is None:
+                score = sum(w * min(3, n) for w, n in zip(weights, per_field))
+                text = rendered[key] = (repr(score), ",".join(map(str, per_field)))
             rows = postings.setdefault(token, ([], [], []))
-            rows[0].append(str(position))
-            rows[1].append(repr(sum(w * min(3, n) for w, n in zip(weights, per_field))))
-            rows[2].append(",".join(map(str, per_field)))
+            rows[0].append(where)
+            rows[1].append(text[0])
+            rows[2].append(text[1])
     return {token: [" ".join(column) for column in rows] for token, rows in postings.items()}
 
 
