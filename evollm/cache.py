@@ -46,23 +46,23 @@ def _schema_fingerprint() -> bytes:
 RACY_SECONDS = 2.0
 
 
-def key_of(files: list[str]) -> tuple[str, bool] | None:
-    """(key, may_write) for a list of entry files, or None if any cannot be examined (no cache).
+def key_of(files: list[tuple[str, os.stat_result]]) -> tuple[str, bool]:
+    """(key, may_write) for the entry files and their stats.
 
     `may_write` is False while a file is younger than RACY_SECONDS: an edit within the same
     clock tick as the previous write would leave size and times unchanged, so a cache is only
     written once every file is older than that (git handles "racily clean" files the same way).
     """
     import time
+    from array import array
 
-    stat = os.stat
-    try:
-        stats = [stat(path) for path in files]
-    except OSError:
-        return None
-    newest = max((max(st.st_mtime_ns, st.st_ctime_ns) for st in stats), default=0)
-    parts = [(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) for st in stats]
-    key = hashlib.sha256(_schema_fingerprint() + repr((files, parts)).encode()).hexdigest()
+    numbers = array("q")
+    newest = 0
+    for _, st in files:
+        numbers.extend((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+        newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+    names = "\0".join(path for path, _ in files).encode()
+    key = hashlib.sha256(_schema_fingerprint() + names + b"\0\0" + numbers.tobytes()).hexdigest()
     return key, time.time_ns() - newest > RACY_SECONDS * 1e9
 
 

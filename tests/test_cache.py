@@ -97,7 +97,7 @@ def test_an_unwritable_cache_folder_is_not_an_error(kb_dir, monkeypatch, tmp_pat
 
 
 def test_version_or_schema_change_invalidates(kb_dir, monkeypatch):
-    files = sorted(str(p) for p in kb_dir.glob("*.yaml"))
+    files = [(str(p), p.stat()) for p in sorted(kb_dir.glob("*.yaml"))]
     key = cache.key_of(files)[0]
     monkeypatch.setattr(cache, "__version__", "9.9.9")
     assert cache.key_of(files)[0] != key
