@@ -66,11 +66,11 @@ def add(
     The endpoint is $EVOLLM_ARXIV_API (default: arXiv's export API).
     """
     from evollm.errors import UsageError
-    from evollm.sources import arxiv
+    from evollm.sources import drafts
 
     if arxiv_id is None:
         raise UsageError("give the paper with --arxiv ID, e.g. evollm add --arxiv 2305.18290")
-    path, paper = arxiv.add_from_arxiv(arxiv_id, entry_id=entry_id, data=data, kind=kind, force=force)
+    path, paper = drafts.add_from_arxiv(arxiv_id, entry_id=entry_id, data=data, kind=kind, force=force)
     print(path)
     err = _console(stderr=True)
     err.print(f"Drafted {paper.title!r} ({paper.arxiv_id}) as {path.stem}.", markup=False, soft_wrap=True)
@@ -96,18 +96,18 @@ def check_arxiv(
 
     One request per 100 ids, at most one every 3 seconds; answers are cached for 30 days.
     """
-    from evollm.sources import arxiv
+    from evollm.sources import compare
 
     kb = _load(data)
-    entries = arxiv.select_entries(kb, ids or [])
+    entries = compare.select_entries(kb, ids or [])
     err = _console(stderr=True)
     if not entries:
         err.print("No entry has an arXiv id.", markup=False)
         return
     with _progress("asking arXiv") as progress:
-        report = arxiv.check_entries(entries, refresh=refresh, progress=progress)
+        report = compare.check_entries(entries, refresh=refresh, progress=progress)
     if fix:
-        arxiv.apply_fixes(kb, report)
+        compare.apply_fixes(kb, report)
     remaining = report.remaining
     if as_json:
         _print_json([{"id": m.entry_id, "arxiv": m.arxiv_id, "field": m.field, "ours": m.ours, "arxiv_value": m.theirs,

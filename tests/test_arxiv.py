@@ -37,7 +37,7 @@ import pytest
 
 from conftest import MINI
 from evollm.errors import NetworkError, NotFound, UsageError
-from evollm.sources import arxiv
+from evollm.sources import arxiv, compare, drafts
 
 FIXTURES = Path(__file__).parent / "fixtures" / "arxiv"
 
@@ -243,8 +243,8 @@ def test_add_reads_the_classic_format_too(cli, arxiv_api, folder):
 
 def test_long_author_lists_follow_the_convention():
     many = tuple(f"Author {i}" for i in range(40))
-    assert arxiv._author_list(many) == [*many[:arxiv.AUTHORS_SHOWN], "et al."]
-    assert arxiv._author_list(many[:15]) == list(many[:15])
+    assert drafts._author_list(many) == [*many[:drafts.AUTHORS_SHOWN], "et al."]
+    assert drafts._author_list(many[:15]) == list(many[:15])
 
 
 @pytest.mark.parametrize("title, name, slug", [
@@ -258,13 +258,13 @@ def test_long_author_lists_follow_the_convention():
      "improving-language-understanding-by-generative-pre-training"),
 ])
 def test_names_and_ids_from_titles(title, name, slug):
-    assert arxiv.short_name(title) == name
-    assert arxiv.slugify(arxiv.short_name(title)) == slug
+    assert drafts.short_name(title) == name
+    assert drafts.slugify(drafts.short_name(title)) == slug
 
 
 def test_a_title_with_no_latin_letters_gets_an_id_from_its_arxiv_id():
     paper = arxiv.Paper("2305.18290", "注意力", (), "2023-05-29T00:00:00Z", "", "cs.CL", "")
-    assert arxiv.default_id(paper) == "arxiv-2305.18290"
+    assert drafts.default_id(paper) == "arxiv-2305.18290"
 
 
 def test_the_abstract_comment_cannot_break_the_yaml(folder):
@@ -273,11 +273,11 @@ def test_the_abstract_comment_cannot_break_the_yaml(folder):
     nasty = "A line\u2028break, a NEL\x85, a tab\t, a bell\x07 and: # hashes\n- a list?"
     paper = arxiv.Paper("2305.18290", "Title: with 'quotes' and \"more\"", ("O'Neil, Jr.",),
                         "2023-05-29T17:57:46Z", nasty, "cs.LG", "")
-    text = arxiv.draft_yaml(paper, "x", "method")
+    text = drafts.draft_yaml(paper, "x", "method")
     data = yaml.safe_load(text)
     assert data["title"] == paper.title and data["authors"] == ["O'Neil, Jr."]
     assert "summary" not in data and "abstract" not in data
-    arxiv._validate_text(text, "x.yaml")
+    drafts._validate_text(text, "x.yaml")
 
 
 # --- add: refusals ------------------------------------------------------------------------------
@@ -428,7 +428,7 @@ def test_an_interrupted_add_leaves_nothing(arxiv_api, folder, monkeypatch):
 
     monkeypatch.setattr(evollm.fileio.os, "link", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        arxiv.add_from_arxiv("2305.18290", data=folder)
+        drafts.add_from_arxiv("2305.18290", data=folder)
     assert files_in(folder) == []  # not even the temporary file
 
 
@@ -682,9 +682,9 @@ def test_fix_rewrites_title_and_authors_and_shows_the_diff(cli, arxiv_api, kb):
 
 def test_fix_keeps_et_al(tmp_path):
     paper = arxiv.Paper("2401.00001", "T", ("A", "B", "C", "D"), "2024-01-02T00:00:00Z", "", "cs.CL", "")
-    assert arxiv.fixed_authors(["A", "X", "et al."], paper.authors) == ["A", "B", "et al."]
-    assert arxiv.fixed_authors(["A", "et al."], ("A",)) == ["A"]
-    assert arxiv.fixed_authors([], paper.authors) == ["A", "B", "C", "D"]
+    assert compare.fixed_authors(["A", "X", "et al."], paper.authors) == ["A", "B", "et al."]
+    assert compare.fixed_authors(["A", "et al."], ("A",)) == ["A"]
+    assert compare.fixed_authors([], paper.authors) == ["A", "B", "C", "D"]
 
 
 @pytest.mark.parametrize("before, after", [
@@ -695,12 +695,12 @@ def test_fix_keeps_et_al(tmp_path):
     ("id: x\ntitle: Old\nauthors: []  # none yet\n", "id: x\ntitle: Old\nauthors: [A, C]  # none yet\n"),
 ])
 def test_set_field_touches_one_field(before, after):
-    assert arxiv.set_field(before, "authors", ["A", "C"]) == after
+    assert compare.set_field(before, "authors", ["A", "C"]) == after
 
 
 def test_set_field_title_forms():
-    assert arxiv.set_field("title: >-\n  Old\n  text\nid: x\n", "title", "New: text") == "title: 'New: text'\nid: x\n"
-    assert arxiv.set_field('title: "Old"   # why\nid: x\n', "title", "New") == "title: New   # why\nid: x\n"
+    assert compare.set_field("title: >-\n  Old\n  text\nid: x\n", "title", "New: text") == "title: 'New: text'\nid: x\n"
+    assert compare.set_field('title: "Old"   # why\nid: x\n', "title", "New") == "title: New   # why\nid: x\n"
 
 
 def test_check_failures_are_one_line(cli, monkeypatch, kb):
