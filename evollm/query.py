@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from evollm.errors import NotFound, UsageError
+from evollm.errors import UsageError
 from evollm.kb import KnowledgeBase, normalize
 
 FIRST_YEAR = 1990

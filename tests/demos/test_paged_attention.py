@@ -79,7 +79,7 @@ def test_without_copy_on_write_the_parent_is_corrupted():
 
 def test_allocator_runs_out_and_recovers():
     alloc = pa.BlockAllocator(2)
-    a, b = alloc.allocate(), alloc.allocate()
+    a, _ = alloc.allocate(), alloc.allocate()
     with pytest.raises(pa.OutOfBlocks):
         alloc.allocate()
     alloc.release(a)
