@@ -26,7 +26,7 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from evollm.demos.base import Chart, Progress, Result, check
+from evollm.demos.base import Chart, Progress, Result, check, no_progress
 
 
 @dataclass
@@ -303,7 +303,7 @@ def readable(token: bytes) -> str:
 
 
 def run(config: Config, progress: Progress | None = None) -> Result:
-    report = progress or (lambda fraction: None)
+    report = progress or no_progress
     n_merges = min(config.merges, 256) if config.quick else config.merges
     n_sp = min(config.sentencepiece_merges, 128) if config.quick else config.sentencepiece_merges
 

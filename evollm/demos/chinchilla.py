@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check
+from evollm.demos.base import Chart, Progress, Result, check, no_progress
 
 
 @dataclass
@@ -145,7 +145,7 @@ def isoflop_exponent(n, c, observed) -> float:
 
 
 def run(config: Config, progress: Progress | None = None) -> Result:
-    report = progress or (lambda fraction: None)
+    report = progress or no_progress
     rng = np.random.default_rng(config.seed)
     step = max(config.grid_step, 0.01) if config.quick else config.grid_step
 

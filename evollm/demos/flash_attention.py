@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check
+from evollm.demos.base import Chart, Progress, Result, check, no_progress
 
 
 @dataclass
@@ -205,7 +205,7 @@ def traffic_of(algorithm, rng: np.random.Generator, n: int, d: int, sram: int) -
 
 def run(config: Config, progress: Progress | None = None) -> Result:
     rng = np.random.default_rng(config.seed)
-    report = progress or (lambda fraction: None)
+    report = progress or no_progress
     n, d, sram = config.n, config.d, config.sram
     if config.quick:
         n = min(n, 512)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check
+from evollm.demos.base import Chart, Progress, Result, check, no_progress
 
 
 @dataclass
@@ -124,7 +124,7 @@ def calibration_inputs(rng, d_in: int, n: int) -> np.ndarray:
 
 
 def run(config: Config, progress: Progress | None = None) -> Result:
-    report = progress or (lambda fraction: None)
+    report = progress or no_progress
     rng = np.random.default_rng(config.seed)
     d_out, d_in, n = config.d_out, config.d_in, config.samples
     if config.quick:

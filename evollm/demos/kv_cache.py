@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check
+from evollm.demos.base import Chart, Progress, Result, check, no_progress
 
 
 @dataclass
@@ -182,7 +182,7 @@ def convert(layers: list[Params], n_heads: int, groups: int, pool) -> list[Param
 
 def run(config: Config, progress: Progress | None = None) -> Result:
     rng = np.random.default_rng(config.seed)
-    report = progress or (lambda fraction: None)
+    report = progress or no_progress
     h, g = config.n_heads, config.n_groups
     new = 100 if config.quick else config.new_tokens
     max_len = config.prompt_len + new

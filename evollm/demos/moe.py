@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check
+from evollm.demos.base import Chart, Progress, Result, check, no_progress
 
 
 @dataclass
@@ -369,7 +369,7 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     if cfg.quick:
         cfg = Config(**{**cfg.__dict__, "steps": min(cfg.steps, 1000), "n_train": 2048,
                         "n_test": 1024})
-    report = progress or (lambda fraction: None)
+    report = progress or no_progress
     rng = np.random.default_rng(cfg.seed)
     centers = rng.normal(0, 3.0, (cfg.n_experts, cfg.d_in))  # (E, d_in)
     maps = (rng.normal(0, 1 / math.sqrt(cfg.d_in), (cfg.n_experts, cfg.d_in, cfg.d_out)),

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check
+from evollm.demos.base import Chart, Progress, Result, check, no_progress
 
 
 @dataclass
@@ -256,7 +256,7 @@ def serve(cfg: Config, lengths: np.ndarray, paged: bool):
 
 
 def run(config: Config, progress: Progress | None = None) -> Result:
-    report = progress or (lambda fraction: None)
+    report = progress or no_progress
     cfg = config
     rng = np.random.default_rng(cfg.seed)
     steps = min(cfg.decode_steps, 60) if cfg.quick else cfg.decode_steps

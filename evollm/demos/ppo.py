@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import gymnasium as gym
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check
+from evollm.demos.base import Chart, Progress, Result, check, no_progress
 
 
 @dataclass
@@ -417,7 +417,7 @@ def train(cfg: Config, rng: np.random.Generator, progress: Progress) -> dict[str
 
 def run(config: Config, progress: Progress | None = None) -> Result:
     rng = np.random.default_rng(config.seed)
-    report = progress or (lambda fraction: None)
+    report = progress or no_progress
     grad_config = replace(config, grad_check_fraction=0.25) if config.quick else config
     grad_error = gradient_check(rng, grad_config)
     report(0.02)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check
+from evollm.demos.base import Chart, Progress, Result, check, no_progress
 
 
 @dataclass
@@ -201,7 +201,7 @@ def context_models(rng, v: int, temperature: float):
 
 
 def run(config: Config, progress: Progress | None = None) -> Result:
-    report = progress or (lambda fraction: None)
+    report = progress or no_progress
     rng = np.random.default_rng(config.seed)
     samples = min(config.samples, 200_000) if config.quick else config.samples
     sequences = min(config.sequences, 100_000) if config.quick else config.sequences

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check
+from evollm.demos.base import Chart, Progress, Result, check, no_progress
 
 
 @dataclass
@@ -158,13 +158,11 @@ def train(stage: str, n_d: int, init: np.ndarray, shapes, data, cfg: Config):
     micro = cfg.global_batch // n_d
     for t in range(1, cfg.steps + 1):
         full_grads = []
+        # Stage 3 gathers the parameters for the forward pass and again for the backward pass
+        # (the paper's 2 Psi of extra all-gather); both give the same fp16 vector, gathered once here.
+        gathered = net.all_gather([q["param16"] for q in ranks]) if sharded_p else None
         for r, rank in enumerate(ranks):
-            # Stage 3 gathers the parameters for the forward pass and again for the backward
-            # pass (the paper's 2 Psi of extra all-gather); both give the same fp16 vector.
-            if sharded_p:
-                params = net.all_gather([q["param16"] for q in ranks]) if r == 0 else params
-            else:
-                params = rank["param16"]
+            params = gathered if sharded_p else rank["param16"]
             rows = slice(r * micro, (r + 1) * micro)
             _, grad = loss_and_grad(params, shapes, x[rows], y[rows])
             full_grads.append((grad * cfg.loss_scale).astype(FP16))  # transient, then reduced
@@ -203,7 +201,7 @@ def train(stage: str, n_d: int, init: np.ndarray, shapes, data, cfg: Config):
 
 
 def run(config: Config, progress: Progress | None = None) -> Result:
-    report = progress or (lambda fraction: None)
+    report = progress or no_progress
     cfg = config
     rng = np.random.default_rng(cfg.seed)
     rank_counts = cfg.rank_counts
