@@ -120,17 +120,17 @@ def timeline(
     kb = _load(data)
     filtered = years is not None or any(v is not None for v in (lab, kind, topic, family))
     entries = query.filter_entries(kb, years=span, lab=lab, kind=kind, topic=topic, family=family)
-    eras = query.load_eras()
     if as_json:
         _print_json(query.entries_json(entries))
         return
     from evollm.render import timeline as render
 
+    eras = query.load_eras()
     if filtered:
         _emit(render.year_tables(entries, eras, width=_width()))
     else:
         _console().print(render.overview(query.overview_rows(kb, eras)))
-        _console().print("Show one year with: evollm timeline 2019", style="dim")
+        _console(stderr=True).print("Show one year with: evollm timeline 2019", style="dim")
 
 
 @command()
