@@ -100,6 +100,16 @@ def _load(data: Path | None):
     return load_knowledge_base(data)
 
 
+def _filtered(data, years, lab, kind, topic, family):
+    """The knowledge base and its entries passing the timeline's filters, in date order.
+    The year range is checked before the knowledge base is read."""
+    from evollm import query
+
+    span = query.parse_years(years)
+    kb = _load(data)
+    return kb, query.filter_entries(kb, years=span, lab=lab, kind=kind, topic=topic, family=family)
+
+
 # --- reading --------------------------------------------------------------------------------
 
 
@@ -116,10 +126,8 @@ def timeline(
     """Papers and models year by year, sorted by date."""
     from evollm import query
 
-    span = query.parse_years(years)
-    kb = _load(data)
+    kb, entries = _filtered(data, years, lab, kind, topic, family)
     filtered = years is not None or any(v is not None for v in (lab, kind, topic, family))
-    entries = query.filter_entries(kb, years=span, lab=lab, kind=kind, topic=topic, family=family)
     if as_json:
         _print_json(query.entries_json(entries))
         return

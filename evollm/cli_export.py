@@ -19,7 +19,7 @@ from evollm.cli import (
     LabOption,
     TopicOption,
     _console,
-    _load,
+    _filtered,
     _print_json,
     command,
 )
@@ -29,15 +29,6 @@ YearOption = Annotated[
 ]
 _FORMATS = "json, yaml, csv, bibtex, markdown, html"
 _PLOTS = ("params", "count")
-
-
-def _entries(data, year, lab, kind, topic, family):
-    """The knowledge base and its entries passing the timeline's filters, in date order."""
-    from evollm import query
-
-    span = query.parse_years(year)
-    kb = _load(data)
-    return kb, query.filter_entries(kb, years=span, lab=lab, kind=kind, topic=topic, family=family)
 
 
 @command()
@@ -70,7 +61,7 @@ def export(
         raise UsageError(f"{output} is a folder; give a file name, e.g. -o {output / ('evollm.' + fmt)}")
     if output is not None and not output.parent.is_dir():
         raise NotFound(f"no folder {str(output.parent)!r} to write {output.name} in")
-    kb, entries = _entries(data, year, lab, kind, topic, family)
+    kb, entries = _filtered(data, year, lab, kind, topic, family)
     text = EXPORTERS[fmt](entries, kb)
     err = _console(stderr=True)
     if not entries:
@@ -104,7 +95,7 @@ def stats(
 
     if top < 1:
         raise UsageError(f"--top must be 1 or more, got {top}")
-    _, entries = _entries(data, year, lab, kind, topic, family)
+    _, entries = _filtered(data, year, lab, kind, topic, family)
     counts = tallies(entries)
     if as_json:
         _print_json({"entries": len(entries), **{f"by_{name}": dict(rows) for name, rows in counts.items()}})
@@ -136,7 +127,7 @@ def plot(
         raise UsageError(f"unknown plot {what!r}; accepted: {', '.join(_PLOTS)}")
     if height is not None and height < 10:
         raise UsageError(f"--height must be 10 or more, got {height}")
-    _, entries = _entries(data, year, lab, kind, topic, family)
+    _, entries = _filtered(data, year, lab, kind, topic, family)
     if as_json:
         if what == "params":
             _print_json(charts.points_json(charts.param_points(entries)))
