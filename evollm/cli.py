@@ -94,10 +94,17 @@ def command(*args, **kwargs):
     return lambda func: app.command(*args, **kwargs)(_guard(func))
 
 
+_KEPT: list = []  # what must outlive the command (see _load)
+
+
 def _load(data: Path | None):
     from evollm.kb import load_knowledge_base
 
-    return load_knowledge_base(data)
+    kb = load_knowledge_base(data)
+    # Held until the process ends (main leaves through os._exit): freed when the command
+    # returned, 10,000 entries would cost ~10 ms of deallocation that nobody waits for.
+    _KEPT.append(kb)
+    return kb
 
 
 def _filtered(data, years, lab, kind, topic, family):

@@ -34,6 +34,9 @@ def test_second_load_is_served_from_the_cache_and_equals_a_fresh_parse(kb_dir):
     for entry_id, entry in fresh.entries.items():
         assert cached.entries[entry_id].model_dump() == entry.model_dump(mode="json")
         assert cached.entries[entry_id].year == entry.year
+        assert [(p.id, p.relation, p.note) for p in cached.entries[entry_id].lineage] == [
+            (p.id, p.relation, p.note) for p in entry.lineage]
+    assert {i: str(p) for i, p in cached.paths.items()} == {i: str(p) for i, p in fresh.paths.items()}
     assert [c for c, _ in cached.children("attn")] == [c for c, _ in fresh.children("attn")]
     assert cached.resolve("ENC2").id == "enc-2"
 

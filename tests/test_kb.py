@@ -87,7 +87,13 @@ def test_user_entries_extend_and_correct_shipped(tmp_path, monkeypatch):
     (home / "papers" / "enc.yaml").write_text(corrected)
     extra = (MINI / "loner.yaml").read_text().replace("loner", "mine")
     (home / "papers" / "mine.yaml").write_text(extra)
-    kb = load_knowledge_base()
-    assert len(kb) == 9
-    assert kb.entries["enc"].title == "Corrected"
-    assert kb.overridden == {"enc"}
+    monkeypatch.setattr("evollm.cache.RACY_SECONDS", 0.0)
+    for attempt in ("parsed", "cached"):
+        kb = load_knowledge_base()
+        assert type(kb.entries["enc"]).__name__ == ("Entry" if attempt == "parsed" else "Record")
+        assert len(kb) == 9
+        assert kb.entries["enc"].title == "Corrected"
+        assert kb.overridden == {"enc"}
+        assert str(kb.paths["enc"]) == str(home / "papers" / "enc.yaml")
+        assert str(kb.paths["mine"]) == str(home / "papers" / "mine.yaml")
+        assert str(kb.paths["loner"]) == str(MINI / "loner.yaml")
