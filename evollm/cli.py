@@ -182,7 +182,7 @@ def show(
         return
     parents = [(kb.entries[p.id], p.relation, p.note) for p in entry.lineage]
     children = [(kb.entries[c], link.relation, link.note) for c, link in kb.children(entry.id)]
-    adopted_by = [e for e in kb if entry.id in e.uses]
+    adopted_by = kb.adopters(entry.id)
     influenced = len(graph.descendants(kb, entry.id, depth=2))
     if as_json:
         data_out = query.entry_json(entry)
@@ -367,7 +367,7 @@ def uses(
     """The entries that adopted a technique, in date order, the first adopter marked."""
     kb = _load(data)
     tech = kb.resolve(technique)
-    adopters = [e for e in kb if tech.id in e.uses]
+    adopters = kb.adopters(tech.id)
     if as_json:
         _print_json([{"id": e.id, "name": e.name, "date": e.date, "first": i == 0} for i, e in enumerate(adopters)])
         return

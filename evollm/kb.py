@@ -72,38 +72,54 @@ class KnowledgeBase:
     overridden: set[str] = field(default_factory=set)  # ids a user entry corrected
     warnings: list[Problem] = field(default_factory=list)
     _names: dict[str, str] | None = None  # normalized id/alias/name -> id, built on first use
-    _children: dict[str, list[tuple[str, int]]] | None = None  # parent -> (child, index in its lineage)
+    _children: dict[str, list[list]] | None = None  # parent -> [child, index in its lineage]
     _position: dict[str, int] | None = None
     _families: dict[str, list[str]] | None = None
+    _adopters: dict[str, list[str]] | None = None  # id -> ids of the entries that use it
+    _stored: object = None  # cache.Stored: these indexes as the cache holds them, or None
 
-    _lookup: object = None  # callable giving the cached {"postings", "names"} (cache.py), or None
+    def _from_cache(self, part: str) -> dict | None:
+        return self._stored.part(part) if self._stored is not None else None
 
-    def _cached_lookup(self) -> dict | None:
-        if callable(self._lookup):
-            self._lookup = self._lookup()  # load once
-        return self._lookup if isinstance(self._lookup, dict) else None
-
-    def search_postings(self) -> dict | None:
-        """The token index search uses on a cached knowledge base; None means: scan the text."""
-        cached = self._cached_lookup()
-        return cached["postings"] if cached else None
-
-    def search_counts(self) -> dict | None:
-        """token -> per-field counts, for words that match several tokens (see query.search);
-        None when the cache has none (then search scans the text)."""
-        cached = self._cached_lookup()
-        return cached["counts"]() if cached else None
+    def token_index(self):
+        """The cache's search index (cache.TokenIndex), or None: then search scans the text."""
+        return self._stored.tokens() if self._stored is not None else None
 
     def name_index(self) -> dict[str, str]:
-        """Normalized id, alias or name -> id (from the cache when there is one)."""
-        if self._names is None and self._cached_lookup():
-            self._names = self._cached_lookup()["names"]
+        """Normalized id, alias or name -> id."""
+        if self._names is None:
+            self._names = self._from_cache("names")
         if self._names is None:
             self._names = {}
             for entry in self.entries.values():
                 for key in (entry.name, *entry.aliases, entry.id):  # id wins over alias over name
                     self._names[normalize(key)] = entry.id
         return self._names
+
+    def children_index(self) -> dict[str, list[list]]:
+        """Parent id -> [child id, index of the link in the child's lineage] for each child, in date order."""
+        if self._children is None:
+            self._children = self._from_cache("children")
+        if self._children is None:
+            self._children = {}
+            for entry in self.entries.values():
+                for i, parent_id in enumerate(entry.parent_ids()):
+                    self._children.setdefault(parent_id, []).append([entry.id, i])  # lists, as in the cache
+        return self._children
+
+    def adopters_index(self) -> dict[str, list[str]]:
+        """Id -> the entries whose `uses` name it, in date order."""
+        if self._adopters is None:
+            self._adopters = self._from_cache("adopters")
+        if self._adopters is None:
+            self._adopters = {}
+            for entry in self.entries.values():
+                for used in entry.uses:
+                    self._adopters.setdefault(used, []).append(entry.id)
+        return self._adopters
+
+    def adopters(self, entry_id: str) -> list["Entry"]:
+        return [self.entries[i] for i in self.adopters_index().get(entry_id, [])]
 
     def position(self) -> dict[str, int]:
         """id -> rank in date order (for sorting ids by date without looking entries up)."""
@@ -137,12 +153,7 @@ class KnowledgeBase:
 
     def children(self, entry_id: str) -> list[tuple[str, "Parent"]]:
         """(child id, the child's lineage link) for each entry that names `entry_id` as parent."""
-        if self._children is None:
-            self._children = {}
-            for entry in self.entries.values():
-                for i, parent_id in enumerate(entry.parent_ids()):
-                    self._children.setdefault(parent_id, []).append((entry.id, i))
-        return [(child, self.entries[child].lineage[i]) for child, i in self._children.get(entry_id, [])]
+        return [(child, self.entries[child].lineage[i]) for child, i in self.children_index().get(entry_id, [])]
 
     def families(self) -> dict[str, list[str]]:
         """Family name -> member ids in date order."""
@@ -402,8 +413,8 @@ def load_knowledge_base(data: Path | None = None, *, use_cache: bool | None = No
         keyed = cache.key_of([(path, info) for _, path, info in listed]) if use_cache else None
         cached = cache.read(folders, keyed[0], [path for _, path in files]) if keyed is not None else None
     if cached is not None:
-        entries, paths, overridden, warnings, lookup = cached
-        return KnowledgeBase(entries, paths, overridden, warnings, _lookup=lookup)
+        entries, paths, overridden, warnings, stored = cached
+        return KnowledgeBase(entries, paths, overridden, warnings, _stored=stored)
     kb = _parse_and_validate(files)
     if keyed is not None and keyed[1]:
         cache.write(folders, keyed[0], kb, [path for _, path in files])

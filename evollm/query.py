@@ -97,9 +97,8 @@ def search_postings(entries) -> dict[str, list[str]]:
     """token -> [positions, scores, counts]: what search reads on a large knowledge base instead
     of every entry's text. `positions` lists the entries (by date rank) holding the token,
     `scores` the token's own score in each (a word matching just this token scores exactly
-    that), `counts` a count per weighted field for words that match several tokens (the cache
-    stores them apart, read only then). Kept as space-separated strings: loading the index builds
-    tens of thousands of strings, not a million lists."""
+    that), `counts` a count per weighted field for words that match several tokens. Kept as
+    space-separated strings: a row decodes to three strings, not thousands of lists."""
     weights = [w for _, w in _WEIGHTS]
     postings: dict[str, tuple[list[str], list[str], list[str]]] = {}
     rendered: dict[tuple[int, ...], tuple[str, str]] = {}  # counts -> (score, counts) as text; few distinct
@@ -131,10 +130,10 @@ def search(kb: KnowledgeBase, text: str, limit: int = 20) -> list[tuple[float, o
         raise UsageError("empty search text; give one or more words, e.g. evollm search attention")
     if limit < 1:
         raise UsageError("--limit must be at least 1")
-    postings = kb.search_postings()
+    index = kb.token_index()
     scores = None
-    if postings is not None:
-        scores = _scores_from_postings(postings, kb.search_counts, words, list(kb.entries))
+    if index is not None:
+        scores = _scores_from_index(index, words, list(kb.entries))
     if scores is None:
         scores = _scores_by_scanning(kb, words)
     target = normalize(text)
@@ -164,25 +163,22 @@ def _scores_by_scanning(kb: KnowledgeBase, words: list[str]) -> dict[str, float]
     return scores
 
 
-def _scores_from_postings(postings: dict[str, list[str]], field_counts, words: list[str],
-                          ids: list[str]) -> dict[str, float] | None:
-    """The same scores from the token index: a word matches the tokens it is a prefix of, and
-    each field's count (summed over those tokens) is capped at 3 before weighting.
-    `field_counts()` gives token -> counts, needed only when a word matches several tokens;
-    None if it has none (the caller then scans)."""
+def _scores_from_index(index, words: list[str], ids: list[str]) -> dict[str, float] | None:
+    """The same scores from the cache's token index (cache.TokenIndex): a word matches the
+    tokens it is a prefix of, and each field's count (summed over those tokens) is capped at 3
+    before weighting. None if a row is damaged (the caller then scans)."""
     w1, w2, w3, w4, w5 = (w for _, w in _WEIGHTS)
     total: dict[int, float] | None = None
     for word in words:
-        matching = [token for token in postings if token.startswith(word)]
-        if len(matching) == 1:  # the usual case: the token's own scores are the word's scores
-            positions, scores = postings[matching[0]][:2]
+        rows = [index.row(number) for number in index.matching(word)]
+        if any(row is None for row in rows):
+            return None
+        if len(rows) == 1:  # the usual case: the token's own scores are the word's scores
+            positions, scores, _ = rows[0]
             word_scores = dict(zip(map(int, positions.split()), map(float, scores.split())))
         else:
             counts: dict[int, list[int]] = {}
-            every = field_counts()
-            if every is None:
-                return None
-            for positions, per_field in ((postings[t][0], every[t]) for t in matching):
+            for positions, _, per_field in rows:
                 for position, row in zip(map(int, positions.split()), per_field.split()):
                     row_counts = list(map(int, row.split(",")))
                     slot = counts.get(position)

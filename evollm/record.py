@@ -129,8 +129,8 @@ class Record(EntryViews):
 _SLOTS = frozenset(Record.__slots__) | {"lineage"}
 
 
-def records(rows: list[list], source: RecordFile) -> dict[str, Record]:
-    """id -> Record for index rows laid out as INDEX_FIELDS; ValueError if a row has another length."""
+def records(rows, source: RecordFile) -> dict[str, Record]:
+    """id -> Record for index rows (sequences laid out as INDEX_FIELDS)."""
     new, out = object.__new__, {}
     for row in rows:
         r = new(Record)

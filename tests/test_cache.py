@@ -25,6 +25,13 @@ def cache_files():
     return sorted(cache.cache_dir().glob("kb-*.json"))
 
 
+def split_cache(data: bytes) -> tuple[dict, dict, int]:
+    """(first line, header, where the body starts) of a cache file's bytes."""
+    first_end = data.index(b"\n") + 1
+    first = json.loads(data[:first_end])
+    return first, json.loads(data[first_end:first_end + first["header"]]), first_end + first["header"]
+
+
 def test_second_load_is_served_from_the_cache_and_equals_a_fresh_parse(kb_dir):
     fresh = load_knowledge_base(kb_dir)
     assert len(cache_files()) == 1
@@ -86,9 +93,10 @@ def test_a_corrupt_cache_is_rebuilt_silently(kb_dir, cli, garbage):
 def test_a_cache_with_a_right_key_but_broken_body_is_rebuilt(kb_dir):
     load_knowledge_base(kb_dir)
     (target,) = cache_files()
-    header = json.loads(target.read_bytes().split(b"\n")[0])
+    first, header, _ = split_cache(target.read_bytes())
     header["index"] = "nonsense"
-    target.write_text(json.dumps(header) + "\n")
+    header_line = json.dumps(header) + "\n"
+    target.write_text(json.dumps({**first, "header": len(header_line)}) + "\n" + header_line)
     assert len(load_knowledge_base(kb_dir)) == 8
 
 
@@ -145,8 +153,7 @@ def test_two_processes_writing_at_once_leave_a_valid_cache(kb_dir):
         assert p.exitcode == 0
     load_knowledge_base(kb_dir)
     for target in cache_files():
-        header = json.loads(target.read_bytes().split(b"\n")[0])
-        assert len(header["index"]) == 8
+        assert len(split_cache(target.read_bytes())[1]["index"][0]) == 8  # the id column: every entry
     assert not list(cache.cache_dir().glob(".*tmp")), "no temporary files left behind"
 
 
@@ -156,7 +163,7 @@ def test_indexed_search_equals_scanning(kb_dir, query):
 
     fresh = load_knowledge_base(kb_dir)
     cached = load_knowledge_base(kb_dir)
-    assert fresh.search_postings() is None and cached.search_postings() is not None
+    assert fresh.token_index() is None and cached.token_index() is not None
     naive = [(s, e.id) for s, e in q.search(fresh, query, 50)]
     indexed = [(s, e.id) for s, e in q.search(cached, query, 50)]
     assert indexed == naive
@@ -169,7 +176,7 @@ def test_indexed_search_equals_scanning_on_the_shipped_knowledge_base(monkeypatc
     fresh = load_knowledge_base(use_cache=False)
     load_knowledge_base()
     cached = load_knowledge_base()
-    assert cached.search_postings() is not None
+    assert cached.token_index() is not None
     for query in ("attention", "mixture of experts", "rlhf", "GPT", "scal", "llama 2", "reward model preference"):
         assert [(s, e.id) for s, e in q.search(cached, query, 30)] == [(s, e.id) for s, e in q.search(fresh, query, 30)]
 
@@ -191,22 +198,59 @@ def test_cached_json_drops_none_at_every_depth_like_a_fresh_parse(kb_dir, cli):
     assert "active" not in enc["params"][0]
 
 
-def test_a_search_index_of_another_shape_falls_back_to_scanning(kb_dir, cli):
+def _damage_stored_line(offset_of) -> None:
+    """Overwrite one line of the cache body with valid JSON of the wrong shape, keeping the file's
+    size (so the cache as a whole still looks intact). `offset_of(header, fetch)` picks the line."""
+    (target,) = cache_files()
+    data = target.read_bytes()
+    _, header, header_end = split_cache(data)
+
+    def fetch(offset):
+        start = header_end + offset
+        return json.loads(data[start:data.index(b"\n", start)])
+
+    start = header_end + offset_of(header, fetch)
+    end = data.index(b"\n", start)
+    target.write_bytes(data[:start] + b'"damaged"'.ljust(end - start) + data[end:])
+
+
+def test_a_damaged_search_row_falls_back_to_scanning(kb_dir, cli):
     load_knowledge_base(kb_dir)
-    (search_file,) = cache.cache_dir().glob("search-*.json")
-    data = json.loads(search_file.read_text())
-    data["postings"] = {token: "0,1,0,0,0,0" for token in data["postings"]}  # an older layout
-    search_file.write_text(json.dumps(data))
+
+    def encoder_row(header, fetch):
+        tokens, offsets = fetch(header["parts"]["tokens"])
+        return offsets[tokens.index("encoder")]
+
+    _damage_stored_line(encoder_row)
     result = cli("search", "encoder", "--json", "--data", kb_dir)
     assert result.exit_code == 0 and {d["id"] for d in json.loads(result.stdout)} == {"enc", "enc-2", "hybrid"}
 
 
-def test_missing_search_counts_fall_back_to_scanning(kb_dir):
+@pytest.mark.parametrize("part", ["names", "children", "adopters", "tokens"])
+def test_damaged_stored_indexes_are_rebuilt_from_the_entries(kb_dir, part):
     from evollm import query as q
 
     fresh = load_knowledge_base(kb_dir)
+    load_knowledge_base(kb_dir)
+    _damage_stored_line(lambda header, fetch: header["parts"][part])
     cached = load_knowledge_base(kb_dir)
-    (counts_file,) = cache.cache_dir().glob("counts-*.json")
-    counts_file.unlink()
-    # "e" is a prefix of many tokens, so scoring needs the per-field counts
+    assert type(next(iter(cached))).__name__ == "Record"
+    assert cached.name_index() == fresh.name_index()
+    assert cached.children_index() == fresh.children_index()
+    assert cached.adopters_index() == fresh.adopters_index()
+    # "e" is a prefix of many tokens, so scoring sums the per-field counts of several rows
     assert [(s, e.id) for s, e in q.search(cached, "e", 50)] == [(s, e.id) for s, e in q.search(fresh, "e", 50)]
+
+
+@pytest.mark.parametrize("folder", ["mini", "shipped"])
+def test_stored_indexes_equal_those_built_from_the_entries(kb_dir, folder, monkeypatch):
+    from evollm.kb import _package_data
+
+    data = kb_dir if folder == "mini" else _package_data()
+    fresh = load_knowledge_base(data, use_cache=False)
+    load_knowledge_base(data)
+    cached = load_knowledge_base(data)
+    assert cached._stored is not None
+    assert cached.children_index() == fresh.children_index()
+    assert cached.adopters_index() == fresh.adopters_index()
+    assert cached.name_index() == fresh.name_index()
