@@ -94,7 +94,7 @@ def command(*args, **kwargs):
     return lambda func: app.command(*args, **kwargs)(_guard(func))
 
 
-_KEPT: list = []  # what must outlive the command (see _load)
+_KEPT: list = []  # the last knowledge base loaded, kept until the process ends (see _load)
 
 
 def _load(data: Path | None):
@@ -102,8 +102,9 @@ def _load(data: Path | None):
 
     kb = load_knowledge_base(data)
     # Held until the process ends (main leaves through os._exit): freed when the command
-    # returned, 10,000 entries would cost ~10 ms of deallocation that nobody waits for.
-    _KEPT.append(kb)
+    # returned, 10,000 entries would cost ~10 ms of deallocation that nobody waits for. Only the
+    # last one: tests run many commands in one process.
+    _KEPT[:] = [kb]
     return kb
 
 
