@@ -102,3 +102,12 @@ def test_arbitrary_arguments_never_trace_back(cli, args):
     assert result.exit_code in (0, 1, 2, 3), (args, result.output)
     assert result.exception is None or isinstance(result.exception, SystemExit), (args, repr(result.exception))
     assert "Traceback" not in result.output
+
+
+@given(st.lists(st.text("abce_1", max_size=5), unique=True), st.text("abce_1", max_size=3))
+def test_token_prefix_lookup_equals_a_scan(tokens, word):
+    from evollm.cache import TokenIndex
+
+    tokens = sorted(tokens)
+    index = TokenIndex(None, tokens, list(range(len(tokens))))
+    assert index.matching(word) == [i for i, token in enumerate(tokens) if token.startswith(word)]
