@@ -66,3 +66,19 @@ def test_demo_tables_print_brackets_literally():
     assert "['es', 'est']" in out or "[es, est]" in out
     assert "[red]x" in out and "[bold]" in out
     assert "[b]" in text_of(checks_table(Result([check("[b]", 1, "<=", 2)]).checks))
+
+
+def test_reading_list_wraps_under_its_text_not_under_the_number():
+    from evollm.render.lineage import reading_list
+
+    kb = load_knowledge_base(MINI)
+    why = "a reason long enough to need several lines at this width, " * 3
+    out = text_of(reading_list([(kb.entries["enc"], why.strip()), (kb.entries["enc-2"], "")], kb.entries["enc-2"]),
+                  width=50)
+    lines = out.rstrip("\n").splitlines()
+    assert lines[0] == "To understand Enc-2, read in this order:"
+    assert lines[1].startswith("  1. Enc-1 (enc, 2018-10): a reason")
+    item_one = lines[1:lines.index(next(line for line in lines if line.startswith("  2.")))]
+    assert len(item_one) > 2 and all(line.startswith("     ") and line.strip() for line in item_one[1:])
+    assert " ".join(line.strip() for line in item_one).endswith(why.strip())
+    assert lines[-1].startswith("  2. Enc-2 (enc-2, 2019-07)")

@@ -69,12 +69,14 @@ def adopters_table(technique, adopters) -> Table:
 
 
 def reading_list(items: list[tuple[object, str]], target) -> Group:
-    parts = [Text(f"To understand {target.name}, read in this order:", style="bold")]
+    # A grid, so an item's text wraps under itself and the numbers stay a clean column.
+    steps = Table.grid(padding=(0, 1))
+    steps.add_column(justify="right", no_wrap=True)
+    steps.add_column()
     for n, (entry, why) in enumerate(items, 1):
-        line = Text(f"{n:>3}. ")
-        line.append(entry.name, style="bold")
+        line = Text(entry.name, style="bold")
         line.append(f" ({entry.id}, {entry.date[:7]})", style="dim")
         if why:
             line.append(f": {why}")
-        parts.append(line)
-    return Group(*parts)
+        steps.add_row(f"{n:>3}.", line)
+    return Group(Text(f"To understand {target.name}, read in this order:", style="bold"), steps)
