@@ -225,8 +225,8 @@ def _write(folders: list[Path], key: str, kb, files: list[str]) -> None:
         nonlocal offset
         line = json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n"
         lines.append(line)
-        offset += len(line.encode())
-        return offset - len(line.encode())
+        start, offset = offset, offset + len(line.encode())
+        return start
 
     number = {str(Path(name)): i for i, name in enumerate(files)}  # kb.paths holds them as Paths
     lines, rows, offset = [], [], 0

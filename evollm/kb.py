@@ -71,15 +71,18 @@ class KnowledgeBase:
     paths: dict[str, Path]  # id -> the file it came from
     overridden: set[str] = field(default_factory=set)  # ids a user entry corrected
     warnings: list[Problem] = field(default_factory=list)
-    _names: dict[str, str] | None = None  # normalized id/alias/name -> id, built on first use
-    _children: dict[str, list[list]] | None = None  # parent -> [child, index in its lineage]
     _position: dict[str, int] | None = None
     _families: dict[str, list[str]] | None = None
-    _adopters: dict[str, list[str]] | None = None  # id -> ids of the entries that use it
-    _stored: object = None  # cache.Stored: these indexes as the cache holds them, or None
+    _indexes: dict[str, dict] = field(default_factory=dict)  # name_index & co., built on first use
+    _stored: object = None  # cache.Stored: those indexes as the cache holds them, or None
 
-    def _from_cache(self, part: str) -> dict | None:
-        return self._stored.part(part) if self._stored is not None else None
+    def _index(self, part: str, build) -> dict:
+        """The index `part`: memoized, read from the cache when it has it, else `build()`."""
+        index = self._indexes.get(part)
+        if index is None:
+            index = self._stored.part(part) if self._stored is not None else None
+            self._indexes[part] = index = build() if index is None else index
+        return index
 
     def token_index(self):
         """The cache's search index (cache.TokenIndex), or None: then search scans the text."""
@@ -87,36 +90,36 @@ class KnowledgeBase:
 
     def name_index(self) -> dict[str, str]:
         """Normalized id, alias or name -> id."""
-        if self._names is None:
-            self._names = self._from_cache("names")
-        if self._names is None:
-            self._names = {}
+        def build() -> dict[str, str]:
+            names = {}
             for entry in self.entries.values():
                 for key in (entry.name, *entry.aliases, entry.id):  # id wins over alias over name
-                    self._names[normalize(key)] = entry.id
-        return self._names
+                    names[normalize(key)] = entry.id
+            return names
+
+        return self._index("names", build)
 
     def children_index(self) -> dict[str, list[list]]:
         """Parent id -> [child id, index of the link in the child's lineage] for each child, in date order."""
-        if self._children is None:
-            self._children = self._from_cache("children")
-        if self._children is None:
-            self._children = {}
+        def build() -> dict[str, list[list]]:
+            children: dict[str, list[list]] = {}
             for entry in self.entries.values():
                 for i, parent_id in enumerate(entry.parent_ids()):
-                    self._children.setdefault(parent_id, []).append([entry.id, i])  # lists, as in the cache
-        return self._children
+                    children.setdefault(parent_id, []).append([entry.id, i])  # lists, as in the cache
+            return children
+
+        return self._index("children", build)
 
     def adopters_index(self) -> dict[str, list[str]]:
         """Id -> the entries whose `uses` name it, in date order."""
-        if self._adopters is None:
-            self._adopters = self._from_cache("adopters")
-        if self._adopters is None:
-            self._adopters = {}
+        def build() -> dict[str, list[str]]:
+            adopters: dict[str, list[str]] = {}
             for entry in self.entries.values():
                 for used in entry.uses:
-                    self._adopters.setdefault(used, []).append(entry.id)
-        return self._adopters
+                    adopters.setdefault(used, []).append(entry.id)
+            return adopters
+
+        return self._index("adopters", build)
 
     def adopters(self, entry_id: str) -> list["Entry"]:
         return [self.entries[i] for i in self.adopters_index().get(entry_id, [])]
