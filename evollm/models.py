@@ -14,7 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from evollm.demos.registry import DEMOS
 from evollm.record import EntryViews
-from evollm.vocab import ARCHITECTURES, KINDS, LINK_KINDS, RELATIONS, STATUSES, TOPICS
+from evollm.vocab import ARCHITECTURES, KINDS, LINK_KINDS, MEASURES, RELATIONS, STATUSES, TOPICS
 
 SLUG = r"^[a-z0-9][a-z0-9.-]*$"
 ARXIV_ID = r"^\d{4}\.\d{4,5}$"
@@ -65,11 +65,47 @@ class ParamCount(Strict):
     label: Short
     total: Count
     active: Count | None = None
+    source: HttpUrl | None = None
 
     @model_validator(mode="after")
     def _active_not_above_total(self) -> ParamCount:
         if self.active is not None and self.active > self.total:
             raise ValueError(f"active: {self.active} exceeds total ({self.total})")
+        return self
+
+
+def parse_amount(value: object) -> object:
+    """Turn "128K" / "14.8T" / "3.8e24" / 128000 into a float; leave anything else for pydantic."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a yes/no value")
+    if isinstance(value, str):
+        match = _AMOUNT.match(value)
+        if not match:
+            raise ValueError(f"expected a number like 128K, 14.8T or 3.8e24, got {value!r}")
+        number, unit = match.groups()
+        return float(number) * (_UNITS[unit.upper()] if unit else 1.0)
+    if isinstance(value, int):
+        return float(value)
+    return value
+
+
+_AMOUNT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?(?:[eE][+]?[0-9]+)?)\s*([KMBT])?\s*$", re.IGNORECASE | re.ASCII)
+Amount = Annotated[float, BeforeValidator(parse_amount), Field(gt=0, allow_inf_nan=False)]
+
+
+class Measure(Strict):
+    """One number of the evolution (a context window, training tokens, training FLOP) and where it is stated."""
+
+    label: Short | None = None  # the released size it applies to, when sizes differ
+    value: Amount
+    source: HttpUrl
+    note: Text | None = None
+    estimated: bool = False
+
+    @model_validator(mode="after")
+    def _estimate_explained(self) -> Measure:
+        if self.estimated and not self.note:
+            raise ValueError("estimated: true needs a note that says how the number was derived (e.g. 6·N·D)")
         return self
 
 
@@ -98,6 +134,9 @@ class Entry(Strict, EntryViews):
     key_ideas: list[Text] = []
     topics: list[Literal[TOPICS]] = []  # type: ignore[valid-type]
     params: list[ParamCount] = []
+    context: list[Measure] = []
+    training_tokens: list[Measure] = []
+    training_compute: list[Measure] = []
     architecture: Literal[ARCHITECTURES] | None = None  # type: ignore[valid-type]
     pretraining: Text | None = None
     corpus: Text | None = None
@@ -139,6 +178,16 @@ class Entry(Strict, EntryViews):
             for name in ("problem", "solution"):
                 if not getattr(self, name):
                     raise ValueError(f"{name}: empty (only an entry with status: draft may leave it out)")
+        cited = set(self.sources) | set(self.links.values())
+        for name in ("params", *MEASURES):
+            for i, item in enumerate(getattr(self, name)):
+                if item.source is not None and item.source not in cited:
+                    raise ValueError(f"{name}[{i}].source: {item.source} is in neither sources nor links; cite it there")
+        if self.arxiv and DATE.match(self.date).group(3) and not self.date_note:
+            raise ValueError(
+                f"date: {self.date} is a release day but the paper is arXiv {self.arxiv}; "
+                "say in date_note what was released that day and when arXiv followed"
+            )
         if self.arxiv and self.date[:7] != arxiv_month(self.arxiv):
             if not self.date_note:
                 raise ValueError(

@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import json
 
+from evollm.vocab import MEASURES
+
 # What listings, trees and lineage queries read, in the order of an index row; everything else
 # (lineage notes included) is read on demand. `_pairs` is the lineage as [[parent id, relation]],
 # `_offset` where the entry's full line starts, `_file` the number of its file in the listing.
@@ -60,10 +62,20 @@ class Link:
 class Size:
     """One `params` item."""
 
-    __slots__ = ("label", "total", "active")
+    __slots__ = ("label", "total", "active", "source")
 
-    def __init__(self, label: str, total: int, active: int | None = None) -> None:
-        self.label, self.total, self.active = label, total, active
+    def __init__(self, label: str, total: int, active: int | None = None, source: str | None = None) -> None:
+        self.label, self.total, self.active, self.source = label, total, active, source
+
+
+class Amount:
+    """One `context`, `training_tokens` or `training_compute` item."""
+
+    __slots__ = ("label", "value", "source", "note", "estimated")
+
+    def __init__(self, value: float, source: str, label: str | None = None, note: str | None = None,
+                 estimated: bool = False) -> None:
+        self.value, self.source, self.label, self.note, self.estimated = value, source, label, note, estimated
 
 
 class RecordFile:
@@ -104,6 +116,8 @@ class Record(EntryViews):
             full = self._source.fetch(self._offset)
             self._full = copy.deepcopy(full)
             full["params"] = [Size(**p) for p in full["params"]]
+            for name in MEASURES:
+                full[name] = [Amount(**m) for m in full.get(name, [])]
             self.__dict__.update((k, v) for k, v in full.items() if k not in _SLOTS)
         return self._full
 

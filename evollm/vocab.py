@@ -73,3 +73,11 @@ TOPICS = (
 )
 
 STATUSES = ("draft",)
+
+# The numbers of the evolution an entry may carry besides `params`, in the order `show` prints
+# them: field -> (label, unit). Each is a list of {label?, value, source, note?, estimated?}.
+MEASURES = {
+    "context": ("Context", "tokens"),
+    "training_tokens": ("Training tokens", "tokens"),
+    "training_compute": ("Training compute", "FLOP"),
+}
