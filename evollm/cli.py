@@ -155,6 +155,7 @@ def show(
     open_link: Annotated[Optional[str], typer.Option("--open", help="Open a link in the browser: paper or code.")] = None,
     run_demo: Annotated[bool, typer.Option("--run-demo", help="Run the entry's reference implementation.")] = False,
     quick: Annotated[bool, typer.Option("--quick", help="With --run-demo: the short version.")] = False,
+    sources: Annotated[bool, typer.Option("--sources", help="List each number with the page it rests on.")] = False,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -198,7 +199,7 @@ def show(
     _emit(card(
         entry, parents=parents, children=children, uses=[kb.entries[u] for u in entry.uses],
         adopted_by=adopted_by, influenced=influenced, overridden=entry.id in kb.overridden,
-        path=str(kb.paths[entry.id]), width=_width(),
+        path=str(kb.paths[entry.id]), width=_width(), sources=sources,
     ))
 
 

@@ -20,6 +20,7 @@ from evollm.cli import (
     TopicOption,
     _console,
     _filtered,
+    _is_terminal,
     _print_json,
     command,
 )
@@ -28,7 +29,28 @@ YearOption = Annotated[
     Optional[str], typer.Option("--year", help="Only entries of this year (2019) or range (2017..2020).")
 ]
 _FORMATS = "json, yaml, csv, bibtex, markdown, html"
-_PLOTS = ("params", "count")
+_PLOTS = ("params", "context", "tokens", "compute", "count")
+
+
+def _power_tick(value: float) -> str:
+    import math
+
+    return f"1e{round(math.log10(value))}"
+
+
+def _human_tick(value: float) -> str:
+    from evollm.render import human_count
+
+    return human_count(value)
+
+
+# plot name -> (entry field, title, y-axis label of a power of ten)
+_CHARTS = {
+    "params": ("params", "Parameters of released models (log scale)", _human_tick),
+    "context": ("context", "Context window at release, tokens (log scale)", _human_tick),
+    "tokens": ("training_tokens", "Training tokens (log scale)", _human_tick),
+    "compute": ("training_compute", "Training compute, FLOP (log scale)", _power_tick),
+}
 
 
 @command()
@@ -108,7 +130,7 @@ def stats(
 
 @command()
 def plot(
-    what: Annotated[str, typer.Argument(metavar="WHAT", help="params (sizes over time) or count (entries per year).")],
+    what: Annotated[str, typer.Argument(metavar="WHAT", help="params, context, tokens or compute over time (log scale), or count (entries per year).")],
     year: YearOption = None,
     lab: LabOption = None,
     kind: KindOption = None,
@@ -119,7 +141,7 @@ def plot(
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Charts in the terminal: parameter counts over time (log scale), or entries per year by kind."""
+    """Charts in the terminal: parameters, context, training tokens or compute over time, or entries per year."""
     from evollm.errors import UsageError
     from evollm.export import charts
 
@@ -128,21 +150,26 @@ def plot(
     if height is not None and height < 10:
         raise UsageError(f"--height must be 10 or more, got {height}")
     _, entries = _filtered(data, year, lab, kind, topic, family)
-    if as_json:
-        if what == "params":
-            _print_json(charts.points_json(charts.param_points(entries)))
-        else:
+    if what == "count":
+        if as_json:
             years, by_kind = charts.per_year_by_kind(entries)
             _print_json([{"year": y, **{k: counts[i] for k, counts in by_kind.items()}} for i, y in enumerate(years)])
-        return
+            return
+    else:
+        field, title, tick = _CHARTS[what]
+        points = charts.param_points(entries) if what == "params" else charts.measure_points(entries, field)
+        if as_json:
+            _print_json(charts.points_json(points, value_key="total" if what == "params" else "value"))
+            return
     from evollm.export import plots
 
     console = _console()
     colour = console.is_terminal and not console.no_color
     width = max(40, console.width)
     rows = height or max(16, min(40, console.height - 4))
-    if what == "params":
-        chart, shown, named = plots.params_chart(charts.param_points(entries), width=width, height=rows, colour=colour)
+    if what != "count":
+        chart, shown, named = plots.params_chart(points, width=width, height=rows, colour=colour, title=title,
+                                                 tick=tick)
         sys.stdout.write(chart)
         if shown < named:
             _console(stderr=True).print(
@@ -150,3 +177,37 @@ def plot(
                 markup=False, style="dim")
     else:
         sys.stdout.write(plots.count_chart(entries, width=width, height=rows, colour=colour))
+
+
+@command()
+def trends(
+    since: Annotated[Optional[int], typer.Option("--since", help="Only entries from this year on.", show_default=False)] = None,
+    until: Annotated[Optional[int], typer.Option("--until", help="Only entries up to this year.", show_default=False)] = None,
+    kind: KindOption = None,
+    frontier: Annotated[bool, typer.Option("--frontier", help="Fit only the entries that set a new record when they appeared.")] = False,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap resampling (the interval is reproducible).")] = 0,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Growth per year and doubling time of parameters, context, training tokens and compute."""
+    from evollm.query import FIRST_YEAR
+    from evollm.trends import trends as fit_trends
+
+    years = None if since is None and until is None else f"{since or FIRST_YEAR}..{until or _this_year()}"
+    _, entries = _filtered(data, years, None, kind, None, None)
+    view = fit_trends(entries, since=since, until=until, kind=kind, frontier=frontier, seed=seed)
+    if as_json:
+        _print_json(view.to_json())
+        return
+    from evollm.render.trends import trends_table, trends_tsv
+
+    if _is_terminal():
+        _console().print(trends_table(view))
+    else:
+        sys.stdout.write(trends_tsv(view))
+
+
+def _this_year() -> int:
+    import datetime as dt
+
+    return dt.date.today().year

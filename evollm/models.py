@@ -7,6 +7,7 @@ no cycles, parents not after children) live in `kb.py`.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import Annotated, Literal
 
@@ -86,6 +87,8 @@ def parse_amount(value: object) -> object:
         return float(number) * (_UNITS[unit.upper()] if unit else 1.0)
     if isinstance(value, int):
         return float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value}")
     return value
 
 

@@ -504,7 +504,7 @@ def test_plot_count_stacks_kinds(cli):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["plot", "sizes"], "unknown plot 'sizes'; accepted: params, count"),
+    (["plot", "sizes"], "unknown plot 'sizes'; accepted: params, context, tokens, compute, count"),
     (["plot", "params", "--height", "3"], "--height must be 10 or more"),
     (["plot", "params", "--family", "nope"], "unknown family 'nope'"),
 ])

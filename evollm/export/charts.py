@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from evollm.trends import fractional_year
 from evollm.vocab import KINDS
 
 
@@ -27,11 +28,19 @@ class ParamPoint:
     largest: bool  # the entry's largest size: the one that carries the entry's name on a chart
 
 
-def fractional_year(date: str) -> float:
-    """'2020-05' -> 2020.375 (mid-month); '2020-05-28' -> the day's place in the year."""
-    year, month = int(date[:4]), int(date[5:7])
-    day = int(date[8:10]) if len(date) >= 10 else 15
-    return year + (month - 1) / 12 + (day - 1) / 365
+def measure_points(entries, name: str) -> list[ParamPoint]:
+    """Every value of one of the `MEASURES` fields (context, training_tokens, training_compute) as
+    chart points, in date order; `total` holds the value."""
+    points = []
+    for entry in entries:
+        items = getattr(entry, name)
+        if not items:
+            continue
+        top = max(range(len(items)), key=lambda i: items[i].value)
+        for i, m in enumerate(items):
+            points.append(ParamPoint(entry.id, entry.name, m.label or "", entry.date, fractional_year(entry.date),
+                                     m.value, None, entry.architecture, i == top))
+    return points
 
 
 def param_points(entries) -> list[ParamPoint]:
@@ -49,7 +58,11 @@ def param_points(entries) -> list[ParamPoint]:
     return points
 
 
-def points_json(points: list[ParamPoint]) -> list[dict]:
+def points_json(points: list[ParamPoint], value_key: str = "total") -> list[dict]:
+    """`value_key`: "total" for parameter counts (with "active"), "value" for the other numbers."""
+    if value_key != "total":
+        return [{"id": p.entry_id, "name": p.name, "label": p.label, "date": p.date, value_key: p.total}
+                for p in points]
     return [{"id": p.entry_id, "name": p.name, "label": p.label, "date": p.date, "total": p.total,
              "active": p.active} for p in points]
 

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from evollm.vocab import LINK_KINDS
+from evollm.vocab import LINK_KINDS, MEASURES
 
 
 def _records(entries) -> list[dict]:
@@ -31,7 +31,7 @@ def to_yaml(entries, kb=None) -> str:
 _LIST_SEP = "; "
 CSV_COLUMNS = (
     "id", "name", "title", "date", "date_note", "kind", "architecture", "family", "labs", "authors",
-    "aliases", "arxiv", *LINK_KINDS, "topics", "params", "largest_params", "lineage", "uses",
+    "aliases", "arxiv", *LINK_KINDS, "topics", "params", "largest_params", *MEASURES, "lineage", "uses",
     "pretraining", "corpus", "license", "problem", "solution", "key_ideas", "demo", "sources", "status",
 )
 
@@ -40,6 +40,12 @@ def _params_cell(params) -> str:
     return _LIST_SEP.join(
         f"{p.label}={p.total}" + (f" ({p.active} active)" if p.active is not None else "") for p in params
     )
+
+
+def _measure_cell(m) -> str:
+    """'128000' or 'Scout=10000000 (est.)': the number whole, as a spreadsheet reads it."""
+    value = f"{m.value:.0f}" if m.value < 1e21 else f"{m.value:.3g}"
+    return (f"{m.label}=" if m.label else "") + value + (" (est.)" if m.estimated else "")
 
 
 def csv_row(entry) -> dict[str, str]:
@@ -51,6 +57,8 @@ def csv_row(entry) -> dict[str, str]:
             row[column] = _params_cell(entry.params)
         elif column == "largest_params":
             row[column] = str(max(p.total for p in entry.params)) if entry.params else ""
+        elif column in MEASURES:
+            row[column] = _LIST_SEP.join(_measure_cell(m) for m in getattr(entry, column))
         elif column == "lineage":
             row[column] = _LIST_SEP.join(f"{p.id} ({p.relation})" for p in entry.lineage)
         elif column == "key_ideas":

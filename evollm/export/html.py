@@ -10,6 +10,7 @@ so no `<` of the data reaches the page raw.
 from __future__ import annotations
 
 import json
+import math
 from html import escape
 
 from evollm import __version__, graph
@@ -17,7 +18,8 @@ from evollm.export.charts import param_points
 from evollm.export.html_assets import CSS, JS
 from evollm.export.markdown import first_sentence
 from evollm.export.svg import params_svg
-from evollm.render import params_text
+from evollm.render import measure_text, params_text
+from evollm.vocab import MEASURES
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -97,6 +99,7 @@ def card(entry, kb, shown: set[str]) -> str:
                                             ("key ideas", entry.key_ideas)) if has)
         out.append(f"<details><summary>{what.capitalize()}</summary>{''.join(more)}</details>")
     facts = [("Parameters", text(params_text(entry.params)) if entry.params else ""),
+             *[(label, text(measure_text(getattr(entry, name), unit))) for name, (label, unit) in MEASURES.items()],
              ("Family", text(entry.family or "")),
              ("Parents", ", ".join(f'<span class="rel">{text(p.relation)}</span> '
                                    f'{_link_to(kb.entries[p.id], shown) if p.id in kb.entries else text(p.id)}'
@@ -166,6 +169,8 @@ def to_html(entries, kb, *, title: str = "How large language models evolved") ->
         cards = "\n".join(card(entry, kb, shown) for entry in items)
         years.append(f'<section class="year" id="y{year}">\n{heading}\n<div class="cards">\n{cards}\n</div>\n</section>')
     chart = params_svg(param_points(entries))
+    more_charts = _number_charts(entries)
+    growth = _trends_table(entries)
     trees = family_trees(entries, kb)
     index = [{"id": e.id, "text": search_text(e)} for e in entries]
 
@@ -196,6 +201,10 @@ def to_html(entries, kb, *, title: str = "How large language models evolved") ->
         parts += ['<h2 id="sizes">Parameters over time</h2>', '<section class="panel"><figure>', chart,
                   "<figcaption>Each mark is a released model size (log scale); hover a mark for its name and size. "
                   "Names are shown where they fit.</figcaption>", "</figure></section>"]
+    for svg, caption in more_charts:
+        parts += ['<section class="panel"><figure>', svg, f"<figcaption>{text(caption)}</figcaption>", "</figure></section>"]
+    if growth:
+        parts += ['<h2 id="trends">Growth of the numbers</h2>', '<section class="panel">', growth, "</section>"]
     parts += ['<h2 id="timeline">Timeline</h2>', *years]
     if trees:
         parts += ['<h2 id="trees">Family trees</h2>', f'<div class="trees">\n{trees}\n</div>']
@@ -208,3 +217,40 @@ def to_html(entries, kb, *, title: str = "How large language models evolved") ->
         "</html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+_NUMBER_CHARTS = (
+    ("context", "Context window at release (tokens)", "Each mark is an entry's stated context window (log scale)."),
+    ("training_tokens", "Training tokens", "Each mark is a stated number of training tokens (log scale)."),
+    ("training_compute", "Training compute (FLOP)", "Each mark is a training compute figure (log scale); "
+                                                    "some are estimates, marked est. on the cards."),
+)
+
+
+def _number_charts(entries) -> list[tuple[str, str]]:
+    """(svg, caption) for each number that some entry states."""
+    from evollm.export.charts import measure_points
+
+    out = []
+    for n, (field, title, caption) in enumerate(_NUMBER_CHARTS):
+        points = measure_points(entries, field)
+        if points:
+            tick = (lambda v: f"1e{round(math.log10(v))}") if field == "training_compute" else None
+            svg = params_svg(points, title=title, chart_id=f"chart-title-{n + 2}",
+                             **({"tick": tick} if tick else {}))
+            out.append((svg, caption))
+    return out
+
+
+def _trends_table(entries) -> str:
+    """The `evollm trends` table as HTML (every cell escaped)."""
+    from evollm.render.trends import HEADER, cells
+    from evollm.trends import trends
+
+    view = trends(entries)
+    if not any(row.counted for row in view.rows):
+        return ""
+    head = "".join(f"<th>{text(h)}</th>" for h in HEADER)
+    body = "".join("<tr>" + "".join(f"<td>{text(c)}</td>" for c in cells(row)) + "</tr>" for row in view.rows)
+    notes = "".join(f"<p>{text(row.sentence())}</p>" for row in view.rows)
+    return f'<table class="trends"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}'

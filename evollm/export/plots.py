@@ -48,11 +48,12 @@ def legend(pairs: list[tuple[str, str]]) -> str:
 
 
 def params_chart(points: list[ParamPoint], *, width: int = 100, height: int = 30, colour: bool = False,
-                 title: str = "Parameters of released models (log scale)") -> tuple[str, int, int]:
+                 title: str = "Parameters of released models (log scale)",
+                 tick=human_count) -> tuple[str, int, int]:
     """(the chart and its legend, names shown, names to show): a mark per model size, the largest of
     each entry named where the name fits."""
     if not points:
-        return "No entry with a parameter count matches.\n", 0, 0
+        return "No entry with this number matches.\n", 0, 0
     figure = _figure(width, height)
     values = [p.total for p in points] + [p.active for p in points if p.active]
     low = math.floor(math.log10(min(values)))
@@ -81,7 +82,7 @@ def params_chart(points: list[ParamPoint], *, width: int = 100, height: int = 30
     colour_of = {p.entry_id: _ARCH_MARKERS[arch][1] for arch, members in groups.items() for p in members}
 
     # Names on the grid of cells, the biggest models first, each only where it covers nothing placed.
-    tick_w = max(len(human_count(10 ** k)) for k in range(low, high + 1))
+    tick_w = max(len(tick(10 ** k)) for k in range(low, high + 1))
     plot_w, plot_h = max(10, width - tick_w - 2), max(5, height - 4)  # minus ticks, frame, title
 
     def cell(when: float, log_count: float) -> tuple[int, int]:
@@ -110,7 +111,7 @@ def params_chart(points: list[ParamPoint], *, width: int = 100, height: int = 30
     step = 1 if (last - first) * 6 <= plot_w else 2
     figure.ruler("x").ticks(list(range(first, last + 1, step)))
     figure.ruler("y").lim(low, high)
-    figure.ruler("y").ticks(list(range(low, high + 1)), [human_count(10 ** k) for k in range(low, high + 1)])
+    figure.ruler("y").ticks(list(range(low, high + 1)), [tick(10 ** k) for k in range(low, high + 1)])
     figure.title(title)
     return _render(figure, colour) + legend(key), shown, len(named)
 

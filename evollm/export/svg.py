@@ -40,7 +40,8 @@ def _overlaps(box, boxes) -> bool:
     return any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in boxes)
 
 
-def params_svg(points: list[ParamPoint], title: str = "Parameters of released models over time") -> str:
+def params_svg(points: list[ParamPoint], title: str = "Parameters of released models over time",
+               tick=human_count, chart_id: str = "chart-title") -> str:
     """An <svg> element (no XML prolog) to inline in a page; text is escaped."""
     if not points:
         return ""
@@ -58,10 +59,10 @@ def params_svg(points: list[ParamPoint], title: str = "Parameters of released mo
         return TOP + plot_h - (math.log10(count) - low) / (high - low) * plot_h
 
     out = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title" '
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{chart_id}" '
         f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui, -apple-system, \'Segoe UI\', sans-serif" '
         f'font-size="{FONT}">',
-        f'<title id="chart-title">{escape(title)}</title>',
+        f'<title id="{chart_id}">{escape(title)}</title>',
         '<g class="grid" stroke="currentColor" stroke-opacity="0.14">',
     ]
     for power in range(low, high + 1):
@@ -73,7 +74,7 @@ def params_svg(points: list[ParamPoint], title: str = "Parameters of released mo
     out.append("</g>")
     out.append('<g class="axis" fill="currentColor" fill-opacity="0.75">')
     for power in range(low, high + 1):
-        out.append(f'<text x="{LEFT - 8}" y="{y(10 ** power) + 4:.1f}" text-anchor="end">{human_count(10 ** power)}</text>')
+        out.append(f'<text x="{LEFT - 8}" y="{y(10 ** power) + 4:.1f}" text-anchor="end">{escape(tick(10 ** power))}</text>')
     step = 1 if last - first <= 14 else 2
     for year in range(first, last, step):
         out.append(f'<text x="{x(year + 0.5):.1f}" y="{TOP + plot_h + 22}" text-anchor="middle">{year}</text>')

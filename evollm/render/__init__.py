@@ -8,7 +8,24 @@ def human_count(n: int) -> str:
             value = n / size
             text = f"{value:.1f}".rstrip("0").rstrip(".") if value < 100 else f"{value:.0f}"
             return text + unit
-    return str(n)
+    return str(int(n)) if float(n).is_integer() else f"{n:g}"
+
+
+def human_amount(value: float, unit: str) -> str:
+    """A context, token count or FLOP in human units: '128K tokens', '14.8T tokens', '3.8e24 FLOP'."""
+    if unit == "FLOP":
+        mantissa, exponent = f"{value:.1e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)} FLOP"
+    return f"{human_count(value)} {unit}"
+
+
+def measure_text(items, unit: str) -> str:
+    """'128K tokens' or 'Scout: 10M tokens, Maverick: 1M tokens'; 'est.' marks a derived number."""
+    parts = []
+    for m in items:
+        text = human_amount(m.value, unit) + (" (est.)" if m.estimated else "")
+        parts.append(f"{m.label}: {text}" if m.label else text)
+    return ", ".join(parts)
 
 
 def params_text(params) -> str:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from evollm.render import params_text
+from evollm.render import human_amount, human_count, measure_text, params_text
 from evollm.render.styled import Styled
+from evollm.vocab import MEASURES
 
 
 def card(entry, *, parents, children, uses, adopted_by, influenced: int, overridden: bool, path: str,
-         width: int = 80) -> Styled:
-    """`parents`/`children`: (Entry, relation, note) triples; `uses`/`adopted_by`: Entries."""
+         width: int = 80, sources: bool = False) -> Styled:
+    """`parents`/`children`: (Entry, relation, note) triples; `uses`/`adopted_by`: Entries.
+    `sources`: end with every number and the page it rests on, then the entry's sources."""
     out = Styled()
     out.add(entry.name, "bold").add(f"  {entry.id}", "dim").end()
     out.add("─" * min(width, 80), "dim").end()
@@ -22,6 +24,7 @@ def card(entry, *, parents, children, uses, adopted_by, influenced: int, overrid
         ("arXiv", entry.arxiv),
         *[(kind.replace("_", " ").capitalize(), url) for kind, url in entry.links.items()],
         ("Parameters", params_text(entry.params)),
+        *[(label, measure_text(getattr(entry, name), unit)) for name, (label, unit) in MEASURES.items()],
         ("Pretraining", entry.pretraining),
         ("Corpus", entry.corpus),
         ("License", entry.license),
@@ -60,6 +63,12 @@ def card(entry, *, parents, children, uses, adopted_by, influenced: int, overrid
     if entry.demo:
         section("Demo")
         out.add(f"evollm demo {entry.demo}   (or: evollm show {entry.id} --run-demo)").end()
+    if sources:
+        section("Sources of the numbers")
+        _number_sources(out, entry, width)
+        section("Sources")
+        for url in entry.sources:
+            out.wrapped(url, width, label="•", indent=2)
     if overridden:
         section("Note")
         out.wrapped(f"your local correction ({path}) replaces the shipped entry", width, style="yellow")
@@ -70,3 +79,21 @@ def _authors(authors: list[str]) -> str:
     shown = authors[:8]
     more = len(authors) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _number_sources(out: Styled, entry, width: int) -> None:
+    """Each number on its own line with the page that states it (params without a page of their
+    own rest on the entry's sources, and the line says so)."""
+    rows = []
+    for p in entry.params:
+        value = human_count(p.total) + (f" ({human_count(p.active)} active)" if p.active is not None else "")
+        rows.append(("Parameters", f"{p.label}: {value}", p.source or "the entry's sources (below)", None))
+    for name, (label, unit) in MEASURES.items():
+        for m in getattr(entry, name):
+            value = (f"{m.label}: " if m.label else "") + human_amount(m.value, unit)
+            rows.append((label, value + (" (est.)" if m.estimated else ""), m.source, m.note))
+    if not rows:
+        out.wrapped("no numbers", width, style="dim")
+    for label, value, source, note in rows:
+        out.wrapped(f"{value}  <- {source}" + (f"  ({note})" if note else ""), width, label=label,
+                    label_style="bold", indent=18)

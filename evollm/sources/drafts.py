@@ -115,6 +115,8 @@ def draft_yaml(paper: Paper, entry_id: str, kind: str = "method") -> str:
         f"name: {_inline(short_name(paper.title))}",
         f"title: {_inline(paper.title)}",
         f"date: {draft_date(paper)}",
+        # the schema asks a day-precision date beside an arXiv id to say what that day was
+        *([f"date_note: The first arXiv version is dated {draft_date(paper)}."] if len(draft_date(paper)) == 10 else []),
         f'labs: ["{LABS_PLACEHOLDER}"]  # the organisations the paper names: arXiv\'s API has none',
         f"kind: {kind}",
         f"authors: {_inline(_author_list(paper.authors))}",
