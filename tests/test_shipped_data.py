@@ -123,3 +123,38 @@ def test_every_link_is_https(kb):
     for entry in kb:
         for url in [*entry.links.values(), *entry.sources]:
             assert url.startswith("https://"), f"{entry.id}: {url}"
+
+
+# --- pins: facts a second time, as each batch's writer confirmed them against the primary source ---
+
+PINS = Path(__file__).parent / "pins"
+
+
+def _pins() -> list[tuple[str, str, dict]]:
+    out = []
+    for path in sorted(PINS.glob("*.yaml")):
+        for entry_id, facts in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items():
+            out.append((path.stem, entry_id, facts))
+    return out
+
+
+def test_pins_cover_every_entry_added_after_the_first_knowledge_base(kb):
+    pinned = {entry_id for _, entry_id, _ in _pins()}
+    first = {line.split("\t")[0] for line in (_package_data().parents[1] / "docs" / "fact-check" / "planned-ids.tsv")
+             .read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")}
+    unpinned = sorted(set(kb.entries) - pinned - first)
+    assert not unpinned, f"entries without pinned facts: {unpinned}"
+
+
+@pytest.mark.parametrize("batch, entry_id, facts", _pins(), ids=lambda v: v if isinstance(v, str) else "")
+def test_pinned_facts_hold(kb, batch, entry_id, facts):
+    from evollm.models import parse_count
+
+    assert entry_id in kb.entries, f"{batch}: pinned {entry_id} is not in the knowledge base"
+    entry = kb.entries[entry_id]
+    assert entry.date == str(facts["date"]), f"{entry_id}: date"
+    assert entry.arxiv == facts.get("arxiv"), f"{entry_id}: arxiv"
+    assert sorted(entry.labs) == sorted(facts["labs"]), f"{entry_id}: labs"
+    sizes = {p.label: p.total for p in entry.params}
+    for label, total in (facts.get("params") or {}).items():
+        assert sizes.get(label) == parse_count(total), f"{entry_id}: params {label}"
