@@ -263,12 +263,12 @@ def _node_json(node) -> dict:
 
 @command()
 def search(
-    text: Annotated[str, typer.Argument(metavar="TEXT", help="Words to look for in names, titles and write-ups.")],
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="Words to look for in names, titles, authors, arXiv ids and write-ups.")],
     limit: Annotated[int, typer.Option("--limit", help="Show at most this many matches.")] = 20,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Ranked matches over names, aliases, titles, problems, solutions and key ideas."""
+    """Ranked matches over names, aliases, arXiv ids, titles, authors, key ideas, problems and solutions."""
     from evollm import query
 
     if not text.strip():

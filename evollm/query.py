@@ -77,16 +77,18 @@ def check_family(kb: KnowledgeBase, family: str) -> str:
     return families[normalize(family)]
 
 
-# Field weights for search: a hit in a name counts more than one in the prose.
-_WEIGHTS = (("name", 10.0), ("title", 4.0), ("key_ideas", 2.0), ("problem", 1.0), ("solution", 1.0))
+# Field weights for search: a hit in a name (or an arXiv id) counts more than one in the prose.
+_WEIGHTS = (("name", 10.0), ("title", 4.0), ("authors", 3.0), ("key_ideas", 2.0), ("problem", 1.0),
+            ("solution", 1.0))
 _TOKEN = re.compile(r"\w+")
 
 
 def search_fields(entry) -> tuple[str, ...]:
     """The casefolded text of each weighted field, in `_WEIGHTS` order."""
     return (
-        " ".join([entry.name, entry.id, *entry.aliases]).casefold(),
+        " ".join([entry.name, entry.id, *entry.aliases, entry.arxiv or ""]).casefold(),
         entry.title.casefold(),
+        " ".join(entry.authors).casefold(),
         " ".join(entry.key_ideas).casefold(),
         entry.problem.casefold(),
         entry.solution.casefold(),
@@ -123,8 +125,8 @@ def search_postings(entries) -> dict[str, list[str]]:
 
 def search(kb: KnowledgeBase, text: str, limit: int = 20) -> list[tuple[float, object]]:
     """(score, entry) best first. Every word must start a word somewhere in the entry's name,
-    aliases, title, key ideas, problem or solution; each field adds weight x occurrences (at most
-    3 per field); an exact name adds 100. Ties: oldest first, then id."""
+    aliases, arXiv id, title, authors, key ideas, problem or solution; each field adds weight x
+    occurrences (at most 3 per field); an exact name adds 100. Ties: oldest first, then id."""
     words = [w for w in _TOKEN.findall(text.casefold()) if w]
     if not words:
         raise UsageError("empty search text; give one or more words, e.g. evollm search attention")
@@ -167,7 +169,7 @@ def _scores_from_index(index, words: list[str], ids: list[str]) -> dict[str, flo
     """The same scores from the cache's token index (cache.TokenIndex): a word matches the
     tokens it is a prefix of, and each field's count (summed over those tokens) is capped at 3
     before weighting. None if a row is damaged (the caller then scans)."""
-    w1, w2, w3, w4, w5 = (w for _, w in _WEIGHTS)
+    weights = [w for _, w in _WEIGHTS]
     total: dict[int, float] | None = None
     for word in words:
         rows = [index.row(number) for number in index.matching(word)]
@@ -183,8 +185,8 @@ def _scores_from_index(index, words: list[str], ids: list[str]) -> dict[str, flo
                     row_counts = list(map(int, row.split(",")))
                     slot = counts.get(position)
                     counts[position] = row_counts if slot is None else [x + y for x, y in zip(slot, row_counts)]
-            word_scores = {p: w1 * min(3, a) + w2 * min(3, b) + w3 * min(3, c) + w4 * min(3, d) + w5 * min(3, e)
-                           for p, (a, b, c, d, e) in counts.items()}
+            word_scores = {p: sum(w * min(3, n) for w, n in zip(weights, per_field))
+                           for p, per_field in counts.items()}
         total = word_scores if total is None else {p: s + word_scores[p] for p, s in total.items() if p in word_scores}
     return {ids[p]: score for p, score in (total or {}).items()}
 

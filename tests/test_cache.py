@@ -254,3 +254,20 @@ def test_stored_indexes_equal_those_built_from_the_entries(kb_dir, folder, monke
     assert cached.children_index() == fresh.children_index()
     assert cached.adopters_index() == fresh.adopters_index()
     assert cached.name_index() == fresh.name_index()
+
+
+def test_search_finds_authors_and_arxiv_ids_with_or_without_the_cache(kb_dir):
+    """Authors and arXiv ids are searched too (the browse search box relies on it), and the
+    cache's token index scores them exactly as scanning the text does."""
+    from evollm import query as q
+
+    text = (kb_dir / "enc.yaml").read_text(encoding="utf-8")
+    (kb_dir / "enc.yaml").write_text(text + "authors: [Ada Lovelace, Alan Turing]\n", encoding="utf-8")
+    fresh = load_knowledge_base(kb_dir)
+    cached = load_knowledge_base(kb_dir)
+    assert cached.token_index() is not None
+    for words, first in (("lovelace", "enc"), ("turing ada", "enc"), ("1706.03762", "attn"), ("1706", "attn")):
+        naive = [(s, e.id) for s, e in q.search(fresh, words, 50)]
+        assert naive and naive[0][1] == first, (words, naive)
+        assert [(s, e.id) for s, e in q.search(cached, words, 50)] == naive
+    assert q.search(fresh, "lovelace")[0][0] == 3.0  # an author weighs less than a title word (4)
