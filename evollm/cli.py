@@ -298,6 +298,24 @@ def validate(data: DataOption = None) -> None:
     err.print(f"{len(kb)} entries, valid.", markup=False)
 
 
+@command()
+def browse(
+    entry_id: Annotated[Optional[str], typer.Argument(metavar="ID", help="Open with this entry focused.")] = None,
+    data: DataOption = None,
+) -> None:
+    """A full-screen browser: the timeline, cards, family trees, demos (keys: ? in the app)."""
+    from evollm.errors import NotFound, UsageError
+
+    kb = _load(data)
+    try:
+        focus = kb.resolve(entry_id).id if entry_id is not None else None
+    except NotFound as exc:  # the app cannot start on it: a usage error, told before the screen starts
+        raise UsageError(exc.message) from None
+    from evollm.browse import run
+
+    run(kb, focus)
+
+
 # --- lineage ------------------------------------------------------------------------------
 
 

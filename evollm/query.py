@@ -227,6 +227,23 @@ def overview_rows(kb: KnowledgeBase, eras: dict[int, dict], headlines: int = 4) 
     return rows
 
 
+def card_context(kb: KnowledgeBase, entry) -> dict:
+    """What the card of `entry` shows besides the entry itself, as keyword arguments of
+    `render.card.card`: its parents and children (entry, relation, note), what it uses, who
+    adopted it, how many entries it influenced, whether a local correction replaced it."""
+    from evollm import graph
+
+    return {
+        "parents": [(kb.entries[p.id], p.relation, p.note) for p in entry.lineage],
+        "children": [(kb.entries[c], link.relation, link.note) for c, link in kb.children(entry.id)],
+        "uses": [kb.entries[u] for u in entry.uses],
+        "adopted_by": kb.adopters(entry.id),
+        "influenced": len(graph.descendants(kb, entry.id, depth=2)),
+        "overridden": entry.id in kb.overridden,
+        "path": str(kb.paths[entry.id]),
+    }
+
+
 def entries_json(entries: Iterable) -> list[dict]:
     return [entry_json(e) for e in entries]
 

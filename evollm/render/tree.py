@@ -19,6 +19,13 @@ def _label(out: Styled, node: TreeNode, entries) -> None:
     out.end()
 
 
+def node_label(node: TreeNode, entries) -> Styled:
+    """One node's line as `lineage_tree` draws it, without the guides (for interactive trees)."""
+    out = Styled()
+    _label(out, node, entries)
+    return out
+
+
 def lineage_tree(forest: list[TreeNode], entries, title: str) -> Styled:
     """Draw each tree of `forest`; `entries` maps id -> Entry."""
     out = Styled()
