@@ -426,14 +426,15 @@ class BrowseApp(App[None]):
             self.crash = error
         super()._handle_exception(error)
 
-    def run_guarded(self) -> None:
-        """Run the app; an error that escaped every handler is raised as one EvollmError."""
+    def run_guarded(self, **options) -> None:
+        """Run the app (`options` as `App.run` takes them); an error that escaped every handler
+        is raised as one EvollmError."""
         import io
 
         from rich.console import Console
 
         self.error_console = Console(file=io.StringIO())
-        self.run()
+        self.run(**options)
         if self.crash is not None:
             raise EvollmError(f"evollm browse stopped on an unexpected error: {type(self.crash).__name__}: "
                               f"{self.crash}")
