@@ -1,5 +1,5 @@
-"""Read commands stay light: numpy, httpx and arxiv are never imported by them (proved in a
-fresh interpreter, since this test process may already have imported them)."""
+"""Read commands stay light: numpy, httpx, arxiv and textual are never imported by them (proved
+in a fresh interpreter, since this test process may already have imported them)."""
 
 import json
 import subprocess
@@ -9,7 +9,7 @@ import pytest
 
 from conftest import MINI
 
-HEAVY = ("numpy", "httpx", "arxiv", "gymnasium", "plotext")
+HEAVY = ("numpy", "httpx", "arxiv", "gymnasium", "plotext", "textual")
 
 PROBE = """
 import json, sys
@@ -35,7 +35,7 @@ def test_read_commands_import_nothing_heavy(args):
     assert report["heavy"] == []
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["browse", "--help"]])
 def test_help_and_version_read_no_knowledge_base(args):
     report = probe(*args)
     assert report == {"exit": 0, "heavy": [], "kb": False}
@@ -53,3 +53,17 @@ def test_closed_pipe_ends_quietly():
     assert out.returncode == 0
     assert out.stderr == ""
     assert len(out.stdout.splitlines()) == 1
+
+
+def test_importing_the_cli_does_not_import_textual():
+    code = "import sys, evollm.cli; print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("args", [["browse", "enk"], ["browse", "enc"]])
+def test_browse_refuses_before_importing_textual(args):
+    """An unknown id, or no terminal (CliRunner has none): exit 2 before Textual is loaded."""
+    report = probe(*args, "--data", MINI)
+    assert report["exit"] == 2
+    assert report["heavy"] == []

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.suggester import SuggestFromList
-from textual.widgets import Button, Input, Label, OptionList, ProgressBar, Select, Static, Tree
+from textual.widgets import Button, Footer, Input, Label, OptionList, ProgressBar, Select, Static, Tree
 from textual.widgets.option_list import Option
 
 from evollm.browse.model import Filters
@@ -153,18 +153,16 @@ class FiltersScreen(ModalScreen[Filters | None]):
         self.dismiss(None)
 
 
-class TreeScreen(ModalScreen[str | None]):
+class TreeScreen(Screen[str | None]):
     """The family tree of an entry: its descendants, its ancestors and its family, drawn as
     `evollm tree` draws them (typed edges; an entry reached again marked, not repeated).
     Branches are added when expanded, so a tree of 10,000 entries costs only what is open."""
 
     BINDINGS = [
-        Binding("escape,q", "close", "Close"),
-        Binding("e", "expand_all", "Expand all"),
+        Binding("e", "expand_all", "Open all"),
+        Binding("escape", "close", "Back"),
     ]
     DEFAULT_CSS = """
-    TreeScreen { align: center middle; }
-    TreeScreen > Vertical { width: 95%; height: 90%; border: round $accent; background: $surface; }
     TreeScreen Tree { height: 1fr; }
     TreeScreen .hint { color: $text-muted; }
     """
@@ -179,11 +177,11 @@ class TreeScreen(ModalScreen[str | None]):
         tree: Tree = Tree(Text(self.title_text), id="lineage")
         tree.show_root = False
         tree.auto_expand = False
-        with Vertical():
-            yield Label(Text(self.title_text, style="bold"))
-            yield tree
-            yield Label(Text("enter: go to the entry   space: open or close   e: open all   escape: back"),
-                        classes="hint")
+        yield Label(Text(self.title_text, style="bold"))
+        yield Label(Text("enter: go to the entry   space: open or close a branch   e: open all   escape: back"),
+                    classes="hint")
+        yield tree
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         tree = self.query_one(Tree)
@@ -242,7 +240,7 @@ class DemoCancelled(Exception):
     """Raised inside the demo's thread, from its progress callback, once cancel is asked."""
 
 
-class DemoScreen(ModalScreen[None]):
+class DemoScreen(Screen[None]):
     """Run an entry's demo in quick mode on a thread, with a progress bar and then its checks.
 
     Escape cancels. A demo cannot be stopped at an arbitrary point: it is stopped at its next
@@ -253,9 +251,7 @@ class DemoScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel / close")]
     DEFAULT_CSS = """
-    DemoScreen { align: center middle; }
-    DemoScreen > Vertical { width: 95%; height: 90%; border: round $accent; background: $surface;
-                            padding: 0 1; }
+    DemoScreen > Vertical { padding: 0 1; }
     DemoScreen ProgressBar { margin: 1 0; }
     DemoScreen #demo-status { color: $text-muted; }
     DemoScreen VerticalScroll { height: 1fr; }
@@ -284,6 +280,7 @@ class DemoScreen(ModalScreen[None]):
             yield Static(Text("starting..."), id="demo-status")
             with VerticalScroll():
                 yield Static(id="demo-result")
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         thread = threading.Thread(target=self._work, name=f"demo-{self.demo}", daemon=True)
