@@ -21,7 +21,8 @@ from textual.widgets import Input, OptionList, ProgressBar, Select, Static, Tree
 from evollm import query  # noqa: E402
 from evollm.browse.app import BrowseApp, open_in_browser  # noqa: E402
 from evollm.browse.model import Browser, Filters, History  # noqa: E402
-from evollm.browse.screens import ChooserScreen, DemoScreen, FiltersScreen, HelpScreen, TooSmallScreen, TreeScreen  # noqa: E402
+from evollm.browse.app import TooSmallScreen  # noqa: E402
+from evollm.browse.screens import ChooserScreen, DemoScreen, FiltersScreen, HelpScreen, TreeScreen  # noqa: E402
 from evollm.kb import load_knowledge_base  # noqa: E402
 
 SIZE = (100, 30)
@@ -62,7 +63,7 @@ def listed(app) -> list[str]:
 
 
 def card_text(app) -> str:
-    return app.card.query_one("#card", Static).content.plain
+    return app.card.plain()
 
 
 def screen_lines(app) -> list[str]:

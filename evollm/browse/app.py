@@ -13,48 +13,14 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from evollm.browse.model import Browser, Filters, History
-from evollm.browse.screens import (MIN_HEIGHT, MIN_WIDTH, ChooserScreen, DemoScreen, FiltersScreen, HelpScreen,
-                                   TooSmallScreen, TreeScreen)
-from evollm.browse.widgets import TimelineView, notify_errors
+from evollm.browse.widgets import CardView, TimelineView, notify_errors
 from evollm.errors import EvollmError, NotFound
-
-
-class CardView(VerticalScroll):
-    """The card of one entry, drawn by `render.card.card` at this pane's width."""
-
-    DEFAULT_CSS = """
-    CardView { scrollbar-gutter: stable; padding: 0 0 0 1; }
-    CardView > Static { width: 100%; }
-    """
-
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
-        super().__init__(id=id)
-        self.draw = None  # width -> Styled
-        self.drawn_width = 0
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="card")
-
-    def show(self, draw) -> None:
-        self.draw = draw
-        self._paint()
-        self.scroll_home(animate=False, immediate=True)
-
-    def on_resize(self) -> None:
-        if self.scrollable_content_region.width != self.drawn_width:
-            self._paint()
-
-    def _paint(self) -> None:
-        width = self.scrollable_content_region.width
-        if self.draw is None or width <= 0:
-            return
-        self.drawn_width = width
-        self.query_one("#card", Static).update(self.draw(width).__rich__())
 
 
 def open_in_browser(url: str) -> bool:
@@ -73,6 +39,30 @@ def open_in_browser(url: str) -> bool:
         return bool(browser.open(url))
     except Exception:  # noqa: BLE001 - any failure means: not opened
         return False
+
+
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+
+
+class TooSmallScreen(Screen[None]):
+    """Shown instead of the app while the terminal is smaller than 80x24."""
+
+    BINDINGS = [Binding("q,ctrl+c", "app.quit", "Quit")]
+    DEFAULT_CSS = """
+    TooSmallScreen { align: center middle; }
+    TooSmallScreen Static { width: auto; height: auto; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="too-small-message")
+
+    def on_mount(self) -> None:
+        self.describe(self.app.size.width, self.app.size.height)
+
+    def describe(self, width: int, height: int) -> None:
+        self.query_one(Static).update(Text(
+            f"evollm browse needs a terminal of at least {MIN_WIDTH}x{MIN_HEIGHT};\n"
+            f"this one is {width}x{height}. Enlarge it to continue, or press q to quit."))
 
 
 _KEY_NAMES = {"question_mark": "?", "slash": "/", "backspace": "backspace", "escape": "escape", "enter": "enter",
@@ -96,8 +86,7 @@ class BrowseApp(App[None]):
     #timeline { height: 1fr; }
     #right { width: 1fr; }
     #card-view { height: 1fr; }
-    #links { height: auto; max-height: 40%; border: none; border-top: hkey $foreground 20%; }
-    #links.empty { display: none; }
+    #links { height: 8; border: none; border-top: hkey $foreground 20%; }
     """
 
     BINDINGS = [
@@ -138,7 +127,7 @@ class BrowseApp(App[None]):
         self.status = Static(id="status")
         self.timeline = TimelineView(self.browser.rows, id="timeline")
         self.card = CardView(id="card-view")
-        self.link_list = OptionList(id="links", classes="empty")
+        self.link_list = OptionList(id="links")
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield self.search
@@ -171,24 +160,21 @@ class BrowseApp(App[None]):
     def _show(self, entry_id: str | None, *, move_cursor: bool = False) -> None:
         """Make `entry_id` the focused entry: its card, its links, the list's cursor."""
         self.current = entry_id
-        card, links = self.card, self.link_list
-        links.clear_options()
         if entry_id is None:
-            card.show(lambda width: _nothing())
-            links.set_class(True, "empty")
-            self._status()
-            return
-        card.show(lambda width: self.browser.card(entry_id, width))
-        self.links = self.browser.links(entry_id)
+            self.card.show(lambda width: _nothing())
+            self.links = []
+        else:
+            self.card.show(lambda width: self.browser.card(entry_id, width))
+            self.links = self.browser.links(entry_id)
         options, group = [], None
         for n, link in enumerate(self.links):
             if link.group != group:
                 group = link.group
                 options.append(Option(Text(group, style="bold"), disabled=True))
             options.append(Option(Text("  " + link.text), id=str(n)))
-        links.add_options(options)
-        links.set_class(not options, "empty")
-        if move_cursor and not self.timeline.move_to(entry_id):
+        self.link_list.clear_options()
+        self.link_list.add_options(options or [Option(Text("no parents, children or adopters"), disabled=True)])
+        if entry_id is not None and move_cursor and not self.timeline.move_to(entry_id):
             name = self.browser.kb.entries[entry_id].name
             self.notify(f"{name} is not in the list as filtered now", markup=False)
         self._status()
@@ -204,7 +190,8 @@ class BrowseApp(App[None]):
         rows = self.browser.rows
         line = Text(" · ".join([rows.summary] + [f"{k}: {v}" for k, v in self.browser.filters.active()]))
         line.append("   f: filters", style="dim")
-        self.status.update(line)
+        if line != self.status.content:
+            self.status.update(line, layout=False)  # one line, always: no layout to redo
 
     def _entry(self):
         if self.current is None:
@@ -266,6 +253,8 @@ class BrowseApp(App[None]):
         present_kinds = {e.kind for e in kb}
         present_topics = {t for e in kb for t in e.topics}
         labs = sorted({lab for e in kb for lab in e.labs}, key=str.casefold)
+        from evollm.browse.screens import FiltersScreen
+
         screen = FiltersScreen(self.browser.filters, [k for k in KINDS if k in present_kinds],
                                sorted(kb.families(), key=str.casefold), [t for t in TOPICS if t in present_topics],
                                labs)
@@ -285,6 +274,8 @@ class BrowseApp(App[None]):
     # --- lineage --------------------------------------------------------------------------------
 
     def _choose(self, title: str, ids: list[str], labels: list[Text]) -> None:
+        from evollm.browse.screens import ChooserScreen
+
         self.push_screen(ChooserScreen(title, list(zip(ids, labels))), self._chosen)
 
     @notify_errors
@@ -337,6 +328,8 @@ class BrowseApp(App[None]):
                     (f"Ancestors of {entry.name}", [graph.build_tree(kb, entry.id, upward=True)])]
         if entry.family:
             sections.append((f"The {entry.family} family", graph.family_forest(kb, entry.family)))
+        from evollm.browse.screens import TreeScreen
+
         self.push_screen(TreeScreen(f"Family tree of {entry.name}", sections, kb.entries), self._chosen)
 
     @notify_errors
@@ -362,6 +355,8 @@ class BrowseApp(App[None]):
             from evollm.demos.runner import run_demo
 
             self.run_demo = run_demo
+        from evollm.browse.screens import DemoScreen
+
         self.push_screen(DemoScreen(entry.demo, entry.name, self.run_demo, self.demo_tracker))
 
     @notify_errors
@@ -402,6 +397,8 @@ class BrowseApp(App[None]):
         return rows
 
     def action_help(self) -> None:
+        from evollm.browse.screens import HelpScreen
+
         self.push_screen(HelpScreen(self.help_rows()))
 
     # --- terminal size, crashes ---------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The screens `evollm browse` opens over the timeline: a chooser, the help, the filters, the
-family tree, a demo run, and the message shown when the terminal is too small.
+family tree and a demo run. Imported when one is first opened, not at start-up.
 
 Entry text reaches the screen only inside rich `Text` objects (or with markup off), never as a
 markup string: a name like "[b]ad" is shown as it is written.
@@ -23,8 +23,6 @@ from textual.widgets.option_list import Option
 
 from evollm.browse.model import Filters
 from evollm.browse.widgets import notify_errors
-
-MIN_WIDTH, MIN_HEIGHT = 80, 24
 
 
 class ChooserScreen(ModalScreen[str | None]):
@@ -347,24 +345,3 @@ class DemoScreen(Screen[None]):
         return (f"Stopped waiting for {self.demo}: a demo can only be interrupted at a progress report "
                 "and this one has made none yet, so it goes on in the background until its next "
                 "report or its end. Its result is discarded.")
-
-
-class TooSmallScreen(Screen[None]):
-    """Shown instead of the app while the terminal is smaller than 80x24."""
-
-    BINDINGS = [Binding("q,ctrl+c", "app.quit", "Quit")]
-    DEFAULT_CSS = """
-    TooSmallScreen { align: center middle; }
-    TooSmallScreen Static { width: auto; height: auto; }
-    """
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="too-small-message")
-
-    def on_mount(self) -> None:
-        self.describe(self.app.size.width, self.app.size.height)
-
-    def describe(self, width: int, height: int) -> None:
-        self.query_one(Static).update(Text(
-            f"evollm browse needs a terminal of at least {MIN_WIDTH}x{MIN_HEIGHT};\n"
-            f"this one is {width}x{height}. Enlarge it to continue, or press q to quit."))

@@ -204,15 +204,18 @@ class TimelineView(ScrollView, can_focus=True):
         self.scroll_to_region(region, animate=False, center=center, immediate=True)
 
     def _style(self, role: str) -> Style:
+        """The style of a role (component class); "" for the widget's own (cached: computing it
+        walks the ancestors' backgrounds, too slow for every line)."""
         style = self._styles.get(role)
         if style is None:
-            style = self._styles[role] = self.get_component_rich_style(f"timeline--{role}", partial=True)
+            style = self.rich_style if not role else self.get_component_rich_style(f"timeline--{role}", partial=True)
+            self._styles[role] = style
         return style
 
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
-        width = self.size.width
-        base = self.rich_style
+        width = self.scrollable_content_region.width  # without the scrollbar
+        base = self._style("")
         if not len(self.rows):
             if y == 0:
                 return Strip([Segment("No entry matches.", base + self._style("empty"))]).crop_extend(0, width, base)
@@ -229,4 +232,73 @@ class TimelineView(ScrollView, can_focus=True):
                 segments.append(Segment(text, style + cursor if cursor else style))
             fill = base + cursor if cursor else base
             strip = self._lines[key] = Strip(segments).crop_extend(0, width, fill)
+        return strip
+
+
+class CardView(ScrollView, can_focus=True):
+    """The card of one entry, drawn by `render.card.card` at this pane's width. Like the list,
+    it draws only the lines on screen: showing another card changes no layout."""
+
+    BINDINGS = [
+        Binding("up,k", "scroll_up", "Scroll up", show=False),
+        Binding("down,j", "scroll_down", "Scroll down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown,space", "page_down", "Page down", show=False),
+        Binding("home", "scroll_home", "Top", show=False),
+        Binding("end", "scroll_end", "Bottom", show=False),
+    ]
+    DEFAULT_CSS = """
+    CardView { scrollbar-gutter: stable; overflow-x: hidden; margin: 0 0 0 1; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id)
+        self.draw = None  # width -> Styled
+        self.drawn_width = 0
+        self.lines: list = []  # rich Text, one per line
+        self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(256)
+        self._base: Style | None = None
+
+    def show(self, draw) -> None:
+        """Draw the card `draw(width)` returns, from its top."""
+        self.draw = draw
+        self._paint()
+        self.scroll_to(0, 0, animate=False, immediate=True)
+
+    def plain(self) -> str:
+        return "\n".join(line.plain for line in self.lines)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.scrollable_content_region.width != self.drawn_width:
+            self._paint()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+        self._base = None
+
+    def _paint(self) -> None:
+        width = self.scrollable_content_region.width  # without the scrollbar
+        if self.draw is None or width <= 0:
+            return
+        self.drawn_width = width
+        # Through the renderer's own rich Text (never markup), split into lines.
+        self.lines = self.draw(width).__rich__().split("\n", allow_blank=True)
+        self._strips.clear()
+        self.virtual_size = Size(width, len(self.lines))
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        index = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        if self._base is None:  # cached: computing it walks the ancestors' backgrounds
+            self._base = self.rich_style
+        base = self._base
+        if index >= len(self.lines):
+            return Strip.blank(width, base)
+        key = (index, width)
+        strip = self._strips.get(key)
+        if strip is None:
+            segments = self.lines[index].render(self.app.console)
+            strip = self._strips[key] = Strip(segments).apply_style(base).crop_extend(0, width, base)
         return strip

@@ -1,0 +1,192 @@
+"""Time `evollm browse` as a user sees it, in a pseudo-terminal.
+
+    python benchmarks/browse.py [--rounds 10] [--sizes 10000] [--cols 100] [--lines 30]
+
+First paint: from starting the process (`evollm browse ID`, the installed console script) to the
+moment its first full frame has reached the terminal: the frame holds the footer ("Quit") and
+the focused entry's card (its name and id). Then `j` is pressed `--moves` times; each time the
+clock runs from writing the key to the frame that shows the next entry's card (its id in the
+card's heading). Then `q`. The knowledge base is served warm from the cache (a first run writes
+it), as it is for every command after the first. Run by hand; record results in RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import select
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from generate import generate  # noqa: E402
+
+EVOLLM = str(Path(sys.executable).parent / "evollm")
+
+
+class Terminal:
+    """A process on a pseudo-terminal of a fixed size; what it writes is kept in `seen`."""
+
+    def __init__(self, argv: list[str], env: dict, cols: int, lines: int) -> None:
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, cols, 0, 0))
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
+                                        start_new_session=True, close_fds=True)
+        os.close(slave)
+        self.seen = b""
+
+    def wait_for(self, *markers: bytes, since: int = 0, timeout: float = 30.0) -> float:
+        """Read until every marker has appeared after byte `since`; the time it happened."""
+        deadline = time.perf_counter() + timeout
+        while not all(m in self.seen[since:] for m in markers):
+            left = deadline - time.perf_counter()
+            if left <= 0 or self.process.poll() is not None:
+                tail = self.seen[-600:].decode(errors="replace")
+                raise RuntimeError(f"markers {markers} not seen; the terminal's last output: {tail!r}")
+            ready, _, _ = select.select([self.master], [], [], min(left, 0.5))
+            if ready:
+                try:
+                    self.seen += os.read(self.master, 65536)
+                except OSError:
+                    break
+        return time.perf_counter()
+
+    def press(self, key: bytes) -> tuple[float, int]:
+        mark = len(self.seen)
+        start = time.perf_counter()
+        os.write(self.master, key)
+        return start, mark
+
+    def close(self) -> float:
+        """Quit with q; the CPU seconds (user + system) the process used in all."""
+        cpu = float("nan")
+        try:
+            os.write(self.master, b"q")
+            deadline = time.perf_counter() + 10
+            while time.perf_counter() < deadline:
+                self.drain()
+                pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
+                if pid:
+                    self.process.returncode = os.waitstatus_to_exitcode(status)
+                    cpu = usage.ru_utime + usage.ru_stime
+                    break
+            else:
+                raise subprocess.TimeoutExpired(self.process.args, 10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        self.drain()
+        os.close(self.master)
+        return cpu
+
+    def drain(self) -> None:
+        while True:
+            ready, _, _ = select.select([self.master], [], [], 0.05)
+            if not ready:
+                return
+            try:
+                if not os.read(self.master, 65536):
+                    return
+            except OSError:
+                return
+
+
+def order_after(data: Path | None, focus: str, count: int) -> list:
+    """The `count` entries the cursor reaches from `focus` by pressing j: the next in date order."""
+    from evollm.kb import load_knowledge_base
+
+    kb = load_knowledge_base(data)
+    ids = list(kb.entries)
+    at = ids.index(focus)
+    return [kb.entries[i] for i in ids[at + 1: at + 1 + count]]
+
+
+def one_run(data: Path | None, focus, following: list, env: dict, cols: int,
+            lines: int) -> tuple[float, float, list[float]]:
+    """(first paint, CPU seconds of the process, key-to-card times). With no `following`, q is
+    pressed as soon as the first frame is in, so the CPU is that of starting and quitting."""
+    argv = [EVOLLM, "browse", focus.id] + (["--data", str(data)] if data else [])
+    term = Terminal(argv, env, cols, lines)
+    moves = []
+    try:
+        painted = term.wait_for(b"Quit", focus.name.encode(), b"  " + focus.id.encode())
+        first_paint = painted - term.started
+        if following:
+            time.sleep(0.3)  # let the app settle (it is idle once painted)
+        for entry in following:
+            start, mark = term.press(b"j")
+            moves.append(term.wait_for(b"  " + entry.id.encode(), since=mark) - start)
+            time.sleep(0.05)
+    finally:
+        cpu = term.close()
+    return first_paint, cpu, moves
+
+
+def bench(label: str, data: Path | None, focus_id: str, rounds: int, moves: int, env: dict, cols: int,
+          lines: int) -> dict:
+    from evollm.kb import load_knowledge_base
+
+    kb = load_knowledge_base(data)
+    focus = kb.entries[focus_id]
+    following = order_after(data, focus_id, moves)
+    one_run(data, focus, following[:1], env, cols, lines)  # writes the cache if needed, warms the disk
+    paints, cpus, keys = [], [], []
+    for _ in range(rounds):
+        paint, cpu, _ = one_run(data, focus, [], env, cols, lines)  # start, first frame, q
+        paints.append(paint)
+        cpus.append(cpu)
+        keys += one_run(data, focus, following, env, cols, lines)[2]
+    return {"kb": label, "size": f"{cols}x{lines}", "paint_median": statistics.median(paints),
+            "paint_min": min(paints), "paint_max": max(paints), "cpu_median": statistics.median(cpus),
+            "move_median": statistics.median(keys), "move_p90": _p90(keys), "move_max": max(keys),
+            "moves": len(keys), "rounds": rounds}
+
+
+def _p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--moves", type=int, default=20)
+    parser.add_argument("--sizes", default="10000")
+    parser.add_argument("--cols", type=int, default=100)
+    parser.add_argument("--lines", type=int, default=30)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="evollm-browse-bench-"))
+    env = {**os.environ, "XDG_CACHE_HOME": str(work / "cache"), "EVOLLM_HOME": str(work / "home"),
+           "TERM": "xterm-256color"}
+    for name in ("EVOLLM_NO_CACHE", "EVOLLM_DATA", "COLUMNS", "LINES", "NO_COLOR", "TEXTUAL"):
+        env.pop(name, None)
+    os.environ.update({k: env[k] for k in ("XDG_CACHE_HOME", "EVOLLM_HOME")})
+    rows = [bench("shipped", None, "gpt-4", args.rounds, args.moves, env, args.cols, args.lines)]
+    for size in [int(s) for s in args.sizes.split(",") if s]:
+        folder = work / f"kb{size}"
+        generate(size, folder)
+        time.sleep(2.5)  # evollm caches only files older than 2 s (see cache.RACY_SECONDS)
+        rows.append(bench(f"{size:,}", folder, "paper-05000" if size > 5000 else "bert", args.rounds, args.moves,
+                          env, args.cols, args.lines))
+    print("| knowledge base | terminal | first paint median (s) | min-max (s) | CPU to paint and quit (s) "
+          "| key to next card median (ms) | p90 (ms) | max (ms) | samples |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['kb']} | {r['size']} | {r['paint_median']:.3f} | {r['paint_min']:.2f}-{r['paint_max']:.2f} | "
+              f"{r['cpu_median']:.3f} | {r['move_median'] * 1000:.1f} | {r['move_p90'] * 1000:.1f} | "
+              f"{r['move_max'] * 1000:.1f} | {r['rounds']} starts, {r['moves']} moves |")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
