@@ -82,3 +82,15 @@ def test_reading_list_wraps_under_its_text_not_under_the_number():
     assert len(item_one) > 2 and all(line.startswith("     ") and line.strip() for line in item_one[1:])
     assert " ".join(line.strip() for line in item_one).endswith(why.strip())
     assert lines[-1].startswith("  2. Enc-2 (enc-2, 2019-07)")
+
+
+def test_a_label_longer_than_the_indent_keeps_a_space_and_the_text_still_wraps_to_the_width():
+    from evollm.render.styled import Styled
+
+    out = Styled().wrapped("300B tokens", 80, label="Training tokens", indent=13)
+    assert out.plain() == "Training tokens 300B tokens"
+    long = Styled().wrapped("word " * 30, 40, label="Training compute", indent=13).plain().splitlines()
+    assert long[0].startswith("Training compute word") and all(len(line) <= 40 for line in long)
+    assert all(line.startswith(" " * 13 + "word") for line in long[1:])
+    short = Styled().wrapped("word " * 30, 40, label="Date", indent=13).plain().splitlines()
+    assert short[0].startswith("Date         word") and all(len(line) <= 40 for line in short)

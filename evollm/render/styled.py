@@ -29,14 +29,16 @@ class Styled:
     def wrapped(self, text: str, width: int, *, label: str = "", label_style: str | None = None,
                 indent: int = 0, style: str | None = None) -> Styled:
         """`text` wrapped to `width` columns with a hanging indent of `indent`; the first line
-        starts with `label` (padded to the indent)."""
-        rows = textwrap.wrap(text, width=max(20, width - indent), break_on_hyphens=False) or [""]
+        starts with `label` (padded to the indent, or followed by one space if it is longer)."""
+        first = indent if len(label) < indent else len(label) + 1
+        wrapper = textwrap.TextWrapper(width=indent + max(20, width - indent), initial_indent=" " * first,
+                                       subsequent_indent=" " * indent, break_on_hyphens=False)
+        rows = wrapper.wrap(text) or [" " * first]
         for n, row in enumerate(rows):
             if n == 0:
-                self.add(label.ljust(indent), label_style)
+                self.add(label.ljust(first), label_style).add(row[first:], style).end()
             else:
-                self.add(" " * indent)
-            self.add(row, style).end()
+                self.add(" " * indent).add(row[indent:], style).end()
         return self
 
     def _finished(self) -> list[list[tuple[str, str | None]]]:
