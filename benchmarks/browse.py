@@ -1,13 +1,19 @@
 """Time `evollm browse` as a user sees it, in a pseudo-terminal.
 
-    python benchmarks/browse.py [--rounds 10] [--sizes 10000] [--cols 100] [--lines 30]
+    python benchmarks/browse.py [--rounds 10] [--moves 20] [--sizes 10000] [--cols 100] [--lines 30]
 
 First paint: from starting the process (`evollm browse ID`, the installed console script) to the
 moment its first full frame has reached the terminal: the frame holds the footer ("Quit") and
-the focused entry's card (its name and id). Then `j` is pressed `--moves` times; each time the
-clock runs from writing the key to the frame that shows the next entry's card (its id in the
-card's heading). Then `q`. The knowledge base is served warm from the cache (a first run writes
-it), as it is for every command after the first. Run by hand; record results in RESULTS.md.
+the focused entry's card (its name and id); then `q`, and the process's CPU time (user + system,
+start to exit) is read. In a second run `j` is pressed `--moves` times; each time the clock runs
+from writing the key to the frame that shows the next entry's card (its id in the card's
+heading). The knowledge base is served warm from the cache (a first run writes it), as it is
+for every command after the first.
+
+Each round also starts two floors, alternating with browse so that all three see the same load
+(this machine is shared): the Textual floor (`textual_floor.py`, a line of text and a footer,
+timed to its first frame like browse) and the Typer floor (`floor.py`, a whole run). Run by hand;
+record results in RESULTS.md.
 """
 
 from __future__ import annotations
@@ -101,35 +107,36 @@ class Terminal:
                 return
 
 
-def order_after(data: Path | None, focus: str, count: int) -> list:
-    """The `count` entries the cursor reaches from `focus` by pressing j: the next in date order."""
-    from evollm.kb import load_knowledge_base
+def paint_and_quit(argv: list[str], markers: list[bytes], env: dict, cols: int, lines: int) -> tuple[float, float]:
+    """(seconds to the first frame holding every marker, CPU seconds of the whole process)."""
+    term = Terminal(argv, env, cols, lines)
+    try:
+        painted = term.wait_for(*markers) - term.started
+    finally:
+        cpu = term.close()
+    return painted, cpu
 
-    kb = load_knowledge_base(data)
-    ids = list(kb.entries)
-    at = ids.index(focus)
-    return [kb.entries[i] for i in ids[at + 1: at + 1 + count]]
 
-
-def one_run(data: Path | None, focus, following: list, env: dict, cols: int,
-            lines: int) -> tuple[float, float, list[float]]:
-    """(first paint, CPU seconds of the process, key-to-card times). With no `following`, q is
-    pressed as soon as the first frame is in, so the CPU is that of starting and quitting."""
-    argv = [EVOLLM, "browse", focus.id] + (["--data", str(data)] if data else [])
+def key_to_card(argv: list[str], focus, following: list, env: dict, cols: int, lines: int) -> list[float]:
+    """Seconds from pressing j to the frame with the next entry's card, for each of `following`."""
     term = Terminal(argv, env, cols, lines)
     moves = []
     try:
-        painted = term.wait_for(b"Quit", focus.name.encode(), b"  " + focus.id.encode())
-        first_paint = painted - term.started
-        if following:
-            time.sleep(0.3)  # let the app settle (it is idle once painted)
+        term.wait_for(b"Quit", b"  " + focus.id.encode())
+        time.sleep(0.3)  # let the app settle (it is idle once painted)
         for entry in following:
             start, mark = term.press(b"j")
             moves.append(term.wait_for(b"  " + entry.id.encode(), since=mark) - start)
             time.sleep(0.05)
     finally:
-        cpu = term.close()
-    return first_paint, cpu, moves
+        term.close()
+    return moves
+
+
+def whole_run(argv: list[str], env: dict) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
 
 
 def bench(label: str, data: Path | None, focus_id: str, rounds: int, moves: int, env: dict, cols: int,
@@ -138,17 +145,29 @@ def bench(label: str, data: Path | None, focus_id: str, rounds: int, moves: int,
 
     kb = load_knowledge_base(data)
     focus = kb.entries[focus_id]
-    following = order_after(data, focus_id, moves)
-    one_run(data, focus, following[:1], env, cols, lines)  # writes the cache if needed, warms the disk
-    paints, cpus, keys = [], [], []
-    for _ in range(rounds):
-        paint, cpu, _ = one_run(data, focus, [], env, cols, lines)  # start, first frame, q
+    ids = list(kb.entries)
+    following = [kb.entries[i] for i in ids[ids.index(focus_id) + 1:][:moves]]
+    browse = [EVOLLM, "browse", focus.id] + (["--data", str(data)] if data else [])
+    markers = [b"Quit", focus.name.encode(), b"  " + focus.id.encode()]
+    textual_floor = [sys.executable, str(HERE / "textual_floor.py")]
+    typer_floor = [sys.executable, str(HERE / "floor.py")]
+    paint_and_quit(browse, markers, env, cols, lines)  # writes the cache if needed, warms the disk
+    paint_and_quit(textual_floor, [b"hello from the floor", b"Quit"], env, cols, lines)
+    paints, cpus, floors, floor_cpus, typer, keys = [], [], [], [], [], []
+    for _ in range(rounds):  # A B C A B C: all three see the same load
+        paint, cpu = paint_and_quit(browse, markers, env, cols, lines)
         paints.append(paint)
         cpus.append(cpu)
-        keys += one_run(data, focus, following, env, cols, lines)[2]
-    return {"kb": label, "size": f"{cols}x{lines}", "paint_median": statistics.median(paints),
-            "paint_min": min(paints), "paint_max": max(paints), "cpu_median": statistics.median(cpus),
-            "move_median": statistics.median(keys), "move_p90": _p90(keys), "move_max": max(keys),
+        paint, cpu = paint_and_quit(textual_floor, [b"hello from the floor", b"Quit"], env, cols, lines)
+        floors.append(paint)
+        floor_cpus.append(cpu)
+        typer.append(whole_run(typer_floor, env))
+    for _ in range(max(1, rounds // 3)):
+        keys += key_to_card(browse, focus, following, env, cols, lines)
+    median = statistics.median
+    return {"kb": label, "size": f"{cols}x{lines}", "paint": median(paints), "paint_min": min(paints),
+            "paint_max": max(paints), "cpu": median(cpus), "floor": median(floors), "floor_cpu": median(floor_cpus),
+            "typer": median(typer), "move": median(keys), "move_p90": _p90(keys), "move_max": max(keys),
             "moves": len(keys), "rounds": rounds}
 
 
@@ -178,13 +197,15 @@ def main() -> None:
         time.sleep(2.5)  # evollm caches only files older than 2 s (see cache.RACY_SECONDS)
         rows.append(bench(f"{size:,}", folder, "paper-05000" if size > 5000 else "bert", args.rounds, args.moves,
                           env, args.cols, args.lines))
-    print("| knowledge base | terminal | first paint median (s) | min-max (s) | CPU to paint and quit (s) "
-          "| key to next card median (ms) | p90 (ms) | max (ms) | samples |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| knowledge base | terminal | first paint median (s) | min-max (s) | CPU, start to quit (s) "
+          "| Textual floor: paint (s) / CPU (s) | Typer floor (s) | key to next card median (ms) | p90 (ms) "
+          "| max (ms) | samples |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
-        print(f"| {r['kb']} | {r['size']} | {r['paint_median']:.3f} | {r['paint_min']:.2f}-{r['paint_max']:.2f} | "
-              f"{r['cpu_median']:.3f} | {r['move_median'] * 1000:.1f} | {r['move_p90'] * 1000:.1f} | "
-              f"{r['move_max'] * 1000:.1f} | {r['rounds']} starts, {r['moves']} moves |")
+        print(f"| {r['kb']} | {r['size']} | {r['paint']:.3f} | {r['paint_min']:.2f}-{r['paint_max']:.2f} | "
+              f"{r['cpu']:.3f} | {r['floor']:.3f} / {r['floor_cpu']:.3f} | {r['typer']:.3f} | "
+              f"{r['move'] * 1000:.1f} | {r['move_p90'] * 1000:.1f} | {r['move_max'] * 1000:.1f} | "
+              f"{r['rounds']} starts each, {r['moves']} moves |")
     shutil.rmtree(work, ignore_errors=True)
 
 

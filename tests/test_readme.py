@@ -41,6 +41,22 @@ def test_readme_lists_every_command_with_its_help():
     assert match.group(2) == command_reference(), "run: python tests/test_readme.py --update"
 
 
+KEYS = re.compile(r"(<!-- browse-keys -->\n)(.*?)(<!-- /browse-keys -->)", re.S)
+
+
+def browse_keys() -> str:
+    from evollm.browse.app import BrowseApp
+
+    rows = [f"| `{keys}` | {what} |" for keys, what in BrowseApp.help_rows()]
+    return "| key | what it does |\n|---|---|\n" + "\n".join(rows) + "\n"
+
+
+def test_readme_lists_every_key_of_browse_as_its_help_does():
+    match = KEYS.search(README.read_text(encoding="utf-8"))
+    assert match, "README.md lacks the <!-- browse-keys --> block"
+    assert match.group(2) == browse_keys(), "run: python tests/test_readme.py --update"
+
+
 def test_readme_gives_the_two_commands():
     text = README.read_text(encoding="utf-8")
     assert "pip install -e . && evollm timeline 2019" in text
@@ -68,6 +84,7 @@ def example_output(args: str) -> str:
 if __name__ == "__main__" and "--update" in sys.argv:
     text = README.read_text(encoding="utf-8")
     text = BLOCK.sub(lambda m: m.group(1) + command_reference() + m.group(3), text)
+    text = KEYS.sub(lambda m: m.group(1) + browse_keys() + m.group(3), text)
     for name, args in EXAMPLES.items():
         pattern = re.compile(rf"(<!-- example:{name} -->\n```\n)(.*?)(```\n<!-- /example:{name} -->)", re.S)
         text = pattern.sub(lambda m, a=args: m.group(1) + example_output(a) + m.group(3), text)

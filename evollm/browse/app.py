@@ -80,7 +80,7 @@ class BrowseApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
     CSS = """
     #main { height: 1fr; }
-    #left { width: 45%; min-width: 36; border-right: vkey $foreground 20%; }
+    #left { width: 50%; min-width: 38; border-right: vkey $foreground 20%; }
     #search { height: 1; margin: 0 1 0 0; }
     #status { height: 1; color: $text-muted; padding: 0 1 0 0; }
     #timeline { height: 1fr; }
@@ -101,7 +101,7 @@ class BrowseApp(App[None]):
         Binding("d", "demo", "Demo", tooltip="run the entry's demo in quick mode (escape cancels)"),
         Binding("o", "open_paper", "Paper", tooltip="open the paper link in a browser (or show its URL)"),
         Binding("y", "copy_bibtex", "BibTeX", tooltip="copy the entry's BibTeX (and show it)"),
-        Binding("question_mark", "help", "Help", tooltip="this list of keys"),
+        Binding("question_mark", "help", "Help", tooltip="every key, in a window"),
         Binding("q", "quit", "Quit", tooltip="quit"),
         Binding("escape", "escape", "List", show=False, tooltip="back to the list (clears the search there)"),
     ]
@@ -383,12 +383,14 @@ class BrowseApp(App[None]):
         self.notify(text.rstrip() + "\n\n(sent to the clipboard through the terminal, which may ignore it)",
                     title="BibTeX", timeout=15, markup=False)
 
-    def help_rows(self) -> list[tuple[str, str]]:
-        """(keys, what they do) for every key of the app, from the bindings themselves."""
+    @classmethod
+    def help_rows(cls) -> list[tuple[str, str]]:
+        """(keys, what they do) for every key of the app, from the bindings themselves (the help
+        screen and the README's table both show this)."""
         rows = [(_keys(b), b.tooltip or b.description) for b in TimelineView.BINDINGS]
-        rows += [(_keys(b), b.tooltip or b.description) for b in self.BINDINGS]
+        rows += [(_keys(b), b.tooltip or b.description) for b in cls.BINDINGS]
         rows += [
-            ("tab / shift+tab", "move between the search, the list, the card and its links"),
+            ("tab / shift+tab", "move between the search, the list, the card (arrows scroll it) and its links"),
             ("enter (on a link)", "go to that parent, child or adopter"),
             ("mouse", "click a row or a link; double-click a row to open it; the wheel scrolls"),
             ("in the tree", "enter: go to the entry · space: open or close · e: open all · escape: back"),

@@ -50,13 +50,14 @@ class TimelineView(ScrollView, can_focus=True):
     moves and `Opened` on enter or a double click."""
 
     BINDINGS = [
-        Binding("up,k", "move(-1)", "Up", show=False),
-        Binding("down,j", "move(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "edge(-1)", "First", show=False),
-        Binding("end", "edge(1)", "Last", show=False),
-        Binding("enter", "open", "Open", show=False),
+        Binding("up,k", "move(-1)", "Up", show=False, tooltip="the previous entry (the card follows the cursor)"),
+        Binding("down,j", "move(1)", "Down", show=False, tooltip="the next entry"),
+        Binding("pageup", "page(-1)", "Page up", show=False, tooltip="a screen up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, tooltip="a screen down"),
+        Binding("home", "edge(-1)", "First", show=False, tooltip="the first entry"),
+        Binding("end", "edge(1)", "Last", show=False, tooltip="the last entry"),
+        Binding("enter", "open", "Open", show=False,
+                tooltip="open the entry: the keys go to its links (parents, children, adopters)"),
     ]
 
     COMPONENT_CLASSES = {f"timeline--{role}" for role in ROLES}
@@ -103,6 +104,7 @@ class TimelineView(ScrollView, can_focus=True):
         self.cursor = rows.next_entry(0, 1) or 0
         self._lines: LRUCache[tuple, Strip] = LRUCache(1024)
         self._styles: dict[str, Style] = {}
+        self._placed = False  # has the cursor been scrolled to, at a known size?
 
     # --- what other code calls ------------------------------------------------------------
 
@@ -173,6 +175,9 @@ class TimelineView(ScrollView, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         self._lines.clear()
         self.virtual_size = Size(event.size.width, len(self.rows))
+        # The first size is known only now: then the cursor goes to the middle; later, into view.
+        self.call_after_refresh(self._reveal, center=not self._placed)
+        self._placed = True
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -199,9 +204,11 @@ class TimelineView(ScrollView, can_focus=True):
 
     def _reveal(self, *, center: bool = False) -> None:
         """Scroll the cursor into view, with its year's heading when it is the year's first entry."""
+        if not self.size.height:  # not laid out yet: on_resize does it
+            return
         top = self.cursor - 1 if self.cursor and self.rows.entry_at(self.cursor - 1) is None else self.cursor
-        region = Region(0, top, max(1, self.size.width), self.cursor - top + 1)
-        self.scroll_to_region(region, animate=False, center=center, immediate=True)
+        region = Region(0, top, 1, self.cursor - top + 1)
+        self.scroll_to_region(region, animate=False, center=center, origin_visible=False, immediate=True)
 
     def _style(self, role: str) -> Style:
         """The style of a role (component class); "" for the widget's own (cached: computing it
