@@ -94,3 +94,5 @@ def test_a_label_longer_than_the_indent_keeps_a_space_and_the_text_still_wraps_t
     assert all(line.startswith(" " * 13 + "word") for line in long[1:])
     short = Styled().wrapped("word " * 30, 40, label="Date", indent=13).plain().splitlines()
     assert short[0].startswith("Date         word") and all(len(line) <= 40 for line in short)
+    bare = Styled().wrapped("word " * 30, 40).plain().splitlines()
+    assert all(line.startswith("word") and len(line) <= 40 for line in bare)

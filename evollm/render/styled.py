@@ -30,7 +30,7 @@ class Styled:
                 indent: int = 0, style: str | None = None) -> Styled:
         """`text` wrapped to `width` columns with a hanging indent of `indent`; the first line
         starts with `label` (padded to the indent, or followed by one space if it is longer)."""
-        first = indent if len(label) < indent else len(label) + 1
+        first = len(label) + 1 if label and len(label) >= indent else indent
         wrapper = textwrap.TextWrapper(width=indent + max(20, width - indent), initial_indent=" " * first,
                                        subsequent_indent=" " * indent, break_on_hyphens=False)
         rows = wrapper.wrap(text) or [" " * first]
