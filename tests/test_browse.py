@@ -71,6 +71,12 @@ def screen_lines(app) -> list[str]:
     return [app.timeline.render_line(y).text.rstrip() for y in range(app.timeline.size.height)]
 
 
+async def searched(pilot, app, text):
+    """Wait until the search for `text` (run on a thread) has reached the list."""
+    await until(pilot, lambda: app.browser.search == text)
+    await pilot.pause()
+
+
 async def until(pilot, condition, seconds=20.0):
     """Let the app run until `condition()` holds (a demo on its thread, a worker)."""
     deadline = time.monotonic() + seconds
@@ -165,19 +171,68 @@ def test_search_narrows_as_you_type_with_the_search_commands_ranking_and_clearin
         await pilot.press("slash")
         assert app.focused is app.search
         await pilot.press("e", "n")
+        await searched(pilot, app, "en")
         ranked = [d["id"] for d in json.loads(cli("search", "en", "--json", "--data", MINI).stdout)]
         assert listed(app) == ranked and ranked
         await pilot.press("c", "o", "d")  # "encod"
+        await searched(pilot, app, "encod")
         ranked = [d["id"] for d in json.loads(cli("search", "encod", "--json", "--data", MINI).stdout)]
         assert listed(app) == ranked and sorted(ranked) == ["enc", "enc-2", "hybrid"]
         assert app.current == ranked[0]  # the card shows the best match
         assert "3 matches for 'encod'" in app.status.content.plain
         await pilot.press("z", "z")
+        await searched(pilot, app, "encodzz")
         assert listed(app) == [] and screen_lines(app)[0] == "No entry matches."
         await pilot.press("escape")  # clears the search and returns to the list
+        await searched(pilot, app, "")
         assert app.search.value == "" and listed(app) == DATE_ORDER
         assert app.focused is app.timeline
         assert app.timeline.entry_id == app.current == ranked[0]
+
+    drive(app, scenario)
+
+
+def test_a_slow_search_holds_no_key_and_only_the_latest_text_counts(kb, monkeypatch):
+    app = App(kb, focus="attn")
+    real = app.browser.select
+
+    def select(**kwargs):  # "enc" takes half a second, as a one-letter word does on 10,000 entries
+        if kwargs.get("search") == "enc":
+            time.sleep(0.5)
+        return real(**kwargs)
+
+    async def scenario(pilot):
+        monkeypatch.setattr(app.browser, "select", select)
+        app.search.value = "enc"
+        await pilot.pause(0.15)  # the search is running
+        app.timeline.focus()
+        await pilot.press("j")
+        assert app.current == "rotary"  # the keys were not held
+        app.search.value = "dec"
+        await searched(pilot, app, "dec")
+        await pilot.pause(0.6)  # the slower "enc" ends after and is dropped
+        assert app.browser.search == "dec" and "dec-2" in listed(app) and "enc" not in listed(app)
+
+    drive(app, scenario)
+
+
+def test_a_search_still_running_when_filters_change_is_redone_with_them(kb, monkeypatch):
+    app = App(kb, focus="attn")
+    real = app.browser.select
+
+    def select(**kwargs):
+        if kwargs.get("search") == "enc":
+            time.sleep(0.3)
+        return real(**kwargs)
+
+    async def scenario(pilot):
+        monkeypatch.setattr(app.browser, "select", select)
+        app.search.value = "enc"
+        await pilot.pause(0.1)
+        app._filtered(Filters(family="Enc", topic="pretraining"))
+        await searched(pilot, app, "enc")
+        await until(pilot, lambda: listed(app) == ["enc"])
+        assert app.browser.filters.topic == "pretraining"
 
     drive(app, scenario)
 
@@ -191,10 +246,10 @@ def test_search_finds_authors_and_arxiv_ids(kb, tmp_path):
 
     async def scenario(pilot):
         app.search.value = "hopper"
-        await pilot.pause()
+        await searched(pilot, app, "hopper")
         assert listed(app) == ["loner"]
         app.search.value = "1706.03762"
-        await pilot.pause()
+        await searched(pilot, app, "1706.03762")
         assert listed(app) == ["attn"]
         await pilot.press("slash", "enter")  # enter in the search box: back to the list
         assert app.focused is app.timeline

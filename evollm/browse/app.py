@@ -9,6 +9,8 @@ escapes into one line on stderr instead of Textual's traceback.
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
@@ -215,12 +217,34 @@ class BrowseApp(App[None]):
         else:
             self.card.focus()
 
-    @notify_errors
+    # Search runs on a thread: on 10,000 entries a word of one or two letters matches thousands
+    # of index tokens and takes from 0.1 s to over a second; the keys must not wait for it.
+    SEARCH_PAUSE = 0.05  # seconds of no typing before a search starts
+
     def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id != "search":
+        if event.input.id == "search":
+            self._search(event.value, self.browser.filters)
+
+    @work(thread=True, exclusive=True, group="search", exit_on_error=False)
+    def _search(self, text: str, filters: Filters) -> None:
+        """On a thread: the rows for `text`, handed to `_searched` (a newer keystroke wins)."""
+        from textual.worker import get_current_worker
+
+        time.sleep(self.SEARCH_PAUSE if text.strip() else 0)
+        if get_current_worker().is_cancelled:
             return
-        text = event.value
-        rows = self.browser.apply(search=text)
+        try:
+            rows = self.browser.select(search=text, filters=filters)
+        except Exception as exc:  # noqa: BLE001 - shown, never raised on the worker
+            self.notify(f"unexpected error: {type(exc).__name__}: {exc}", severity="error", markup=False)
+            return
+        self.call_from_thread(self._searched, text, filters, rows)
+
+    @notify_errors
+    def _searched(self, text: str, filters: Filters, rows) -> None:
+        if text != self.search.value or filters != self.browser.filters:
+            return  # typed on, or filtered, since: a newer search is coming
+        self.browser.commit(rows, search=text)
         # While searching the cursor is on the best match; cleared, back on the focused entry.
         self.timeline.show_rows(rows, None if text.strip() else self.current)
         under = self.timeline.entry_id
@@ -265,6 +289,8 @@ class BrowseApp(App[None]):
         if filters is None:
             return
         rows = self.browser.apply(filters=filters)
+        if self.search.value != self.browser.search:  # a search still on its way: redo it filtered
+            self._search(self.search.value, filters)
         self.timeline.show_rows(rows, self.current)
         under = self.timeline.entry_id
         if under is not None and under != self.current:

@@ -131,23 +131,20 @@ class Browser:
         self.eras = query.load_eras() if eras is None else eras
         self.filters = Filters()
         self.search = ""
-        self.rows = self._select()
+        self.rows = self.select()
 
     def apply(self, *, filters: Filters | None = None, search: str | None = None) -> Rows:
         """Change the filters and/or the search text; the new rows."""
-        if filters is not None:
-            self.filters = filters
-        if search is not None:
-            self.search = search
-        self.rows = self._select()
-        return self.rows
+        return self.commit(self.select(filters=filters, search=search), filters=filters, search=search)
 
-    def _select(self) -> Rows:
-        f = self.filters
+    def select(self, *, filters: Filters | None = None, search: str | None = None) -> Rows:
+        """The rows for these filters and search text (the current ones where not given),
+        without changing anything: safe to call on another thread."""
+        f = self.filters if filters is None else filters
+        text = self.search if search is None else search
         entries = query.filter_entries(self.kb, kind=f.kind, lab=f.lab, family=f.family, topic=f.topic)
-        total = len(self.kb)
-        narrowed = f" of {total}" if f.active() else ""
-        hits = self._hits()
+        narrowed = f" of {len(self.kb)}" if f.active() else ""
+        hits = self._hits(text)
         if hits is None:
             noun = "entry" if len(entries) == 1 else "entries"
             return Rows(timeline_rows(entries, self.eras), f"{len(entries)}{narrowed} {noun}")
@@ -155,16 +152,24 @@ class Browser:
             passing = {e.id for e in entries}
             hits = [e for e in hits if e.id in passing]
         noun = "match" if len(hits) == 1 else "matches"
-        summary = f"{len(hits)} {noun} for {self.search.strip()!r}, best first"
-        return Rows(hits, summary)
+        return Rows(hits, f"{len(hits)} {noun} for {text.strip()!r}, best first")
 
-    def _hits(self) -> list | None:
+    def commit(self, rows: Rows, *, filters: Filters | None = None, search: str | None = None) -> Rows:
+        """Make `rows` (from `select` with the same filters and text) the current ones."""
+        if filters is not None:
+            self.filters = filters
+        if search is not None:
+            self.search = search
+        self.rows = rows
+        return rows
+
+    def _hits(self, text: str) -> list | None:
         """The entries matching the search text, ranked as `evollm search` ranks them; None
         when there is no text to search for (empty, or punctuation only)."""
-        if not self.search.strip():
+        if not text.strip():
             return None
         try:
-            return [entry for _, entry in query.search(self.kb, self.search, max(1, len(self.kb)))]
+            return [entry for _, entry in query.search(self.kb, text, max(1, len(self.kb)))]
         except UsageError:  # no word in the text
             return None
 
