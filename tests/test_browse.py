@@ -842,3 +842,18 @@ def test_history_remembers_where_jumps_left_from():
         history.leave(entry_id)
     assert history.visited == ["b", "c", "d"]  # a repeat is one visit; the oldest fall off
     assert [history.back(), history.back(), history.back(), history.back()] == ["d", "c", "b", None]
+
+
+def test_an_empty_knowledge_base_opens_and_every_key_says_there_is_nothing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    app = App(load_knowledge_base(tmp_path / "empty"))
+
+    async def scenario(pilot):
+        assert app.current is None and screen_lines(app)[0] == "No entry matches."
+        for key in ("j", "enter", "p", "c", "u", "t", "d", "o", "y", "b"):
+            await pilot.press(key)
+        assert app.screen is app.main_screen and app.is_running
+        assert "the list is empty: no entry is focused" in app.notes
+        assert not any(note.startswith("unexpected error") for note in app.notes)
+
+    drive(app, scenario)
