@@ -118,16 +118,22 @@ def paint_and_quit(argv: list[str], markers: list[bytes], env: dict, cols: int, 
 
 
 def key_to_card(argv: list[str], focus, following: list, env: dict, cols: int, lines: int) -> list[float]:
-    """Seconds from pressing j to the frame with the next entry's card, for each of `following`."""
+    """Seconds from pressing j to the frame with the next entry's card, for each of `following`
+    whose card heading ("Name  id") fits the card's width, so that its id reaches the screen;
+    the others are stepped over untimed."""
     term = Terminal(argv, env, cols, lines)
     moves = []
+    fits = cols // 2 - 6  # the card pane, less its margin and scrollbar
     try:
         term.wait_for(b"Quit", b"  " + focus.id.encode())
         time.sleep(0.3)  # let the app settle (it is idle once painted)
         for entry in following:
             start, mark = term.press(b"j")
-            moves.append(term.wait_for(b"  " + entry.id.encode(), since=mark) - start)
-            time.sleep(0.05)
+            if len(entry.name) + 2 + len(entry.id) <= fits:
+                moves.append(term.wait_for(b"  " + entry.id.encode(), since=mark) - start)
+                time.sleep(0.05)
+            else:
+                time.sleep(0.3)
     finally:
         term.close()
     return moves
