@@ -14,9 +14,10 @@ import time
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
+from textual import events
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -271,14 +272,13 @@ class BrowseApp(App[None]):
 
     @notify_errors
     def action_filters(self) -> None:
+        from evollm.browse.screens import FiltersScreen
         from evollm.vocab import KINDS, TOPICS
 
         kb = self.browser.kb
         present_kinds = {e.kind for e in kb}
         present_topics = {t for e in kb for t in e.topics}
         labs = sorted({lab for e in kb for lab in e.labs}, key=str.casefold)
-        from evollm.browse.screens import FiltersScreen
-
         screen = FiltersScreen(self.browser.filters, [k for k in KINDS if k in present_kinds],
                                sorted(kb.families(), key=str.casefold), [t for t in TOPICS if t in present_topics],
                                labs)
@@ -311,9 +311,8 @@ class BrowseApp(App[None]):
     def _relatives(self, which: str) -> None:
         entry = self._entry()
         links = [link for link in self.links if link.group == which]
-        noun = "parent" if which == "Parents" else "child"
         if not links:
-            raise NotFound(f"{entry.name} has no {'parents' if noun == 'parent' else 'children'}")
+            raise NotFound(f"{entry.name} has no {which.lower()}")
         if len(links) == 1:
             self.jump(links[0].entry_id)
             return
@@ -347,6 +346,7 @@ class BrowseApp(App[None]):
     @notify_errors
     def action_tree(self) -> None:
         from evollm import graph
+        from evollm.browse.screens import TreeScreen
 
         kb = self.browser.kb
         entry = self._entry()
@@ -354,8 +354,6 @@ class BrowseApp(App[None]):
                     (f"Ancestors of {entry.name}", [graph.build_tree(kb, entry.id, upward=True)])]
         if entry.family:
             sections.append((f"The {entry.family} family", graph.family_forest(kb, entry.family)))
-        from evollm.browse.screens import TreeScreen
-
         self.push_screen(TreeScreen(f"Family tree of {entry.name}", sections, kb.entries), self._chosen)
 
     @notify_errors
@@ -369,6 +367,8 @@ class BrowseApp(App[None]):
 
     @notify_errors
     def action_demo(self) -> None:
+        from evollm.browse.screens import DemoScreen
+
         entry = self._entry()
         if not entry.demo:
             with_demo = ", ".join(f"{e.id} ({e.demo})" for e in self.browser.kb if e.demo) or "none"
@@ -381,8 +381,6 @@ class BrowseApp(App[None]):
             from evollm.demos.runner import run_demo
 
             self.run_demo = run_demo
-        from evollm.browse.screens import DemoScreen
-
         self.push_screen(DemoScreen(entry.demo, entry.name, self.run_demo, self.demo_tracker))
 
     @notify_errors
@@ -431,7 +429,7 @@ class BrowseApp(App[None]):
 
     # --- terminal size, crashes ---------------------------------------------------------------
 
-    def on_resize(self, event) -> None:
+    def on_resize(self, event: events.Resize) -> None:
         self._check_size(event.size.width, event.size.height)
 
     def _check_size(self, width: int, height: int) -> None:
