@@ -545,6 +545,37 @@ def test_escape_cancels_a_running_demo_at_its_next_progress_report_and_the_ui_st
         stop.set()
 
 
+def test_cancel_reaches_a_demo_that_catches_every_exception(kb):
+    stop = threading.Event()
+
+    def stubborn_demo(name, *, quick, progress):
+        for i in range(2000):
+            if stop.is_set():
+                break
+            try:
+                progress(i / 2000)
+            except Exception:  # a demo swallowing errors must not swallow the cancel
+                pass
+            time.sleep(0.01)
+        return "the result", None, 0.0
+
+    app = App(kb, focus="attn", run_demo=stubborn_demo)
+
+    async def scenario(pilot):
+        await pilot.press("d")
+        screen = app.screen
+        await until(pilot, lambda: screen.reports > 3)
+        await pilot.press("escape")
+        thread = app.demo_tracker["thread"]
+        thread.join(5)
+        assert not thread.is_alive()
+
+    try:
+        drive(app, scenario)
+    finally:
+        stop.set()
+
+
 def test_a_demo_that_cannot_be_interrupted_is_left_to_finish_and_its_result_discarded(kb):
     release = threading.Event()
     finished = threading.Event()
