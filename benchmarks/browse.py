@@ -12,7 +12,11 @@ for every command after the first.
 
 Each round also starts two floors, alternating with browse so that all three see the same load
 (this machine is shared): the Textual floor (`textual_floor.py`, a line of text and a footer,
-timed to its first frame like browse) and the Typer floor (`floor.py`, a whole run). Run by hand;
+timed to its first frame like browse) and the Typer floor (`floor.py`, a whole run).
+
+A second table times the same move inside one process, headless (Textual's test driver, no
+terminal): from the key's action to the end of the frame that shows the new card, as wall time
+and as this process's CPU time (which the machine's other load inflates less). Run by hand;
 record results in RESULTS.md.
 """
 
@@ -177,6 +181,38 @@ def bench(label: str, data: Path | None, focus_id: str, rounds: int, moves: int,
             "moves": len(keys), "rounds": rounds}
 
 
+def in_process(data: Path | None, focus_id: str, moves: int, cols: int, lines: int) -> dict:
+    """Per move of the cursor, headless: wall and CPU seconds from the action to the painted frame."""
+    import asyncio
+
+    from evollm.browse.app import BrowseApp
+    from evollm.kb import load_knowledge_base
+
+    kb = load_knowledge_base(data)
+    walls, cpus = [], []
+
+    async def run() -> None:
+        app = BrowseApp(kb, focus=focus_id)
+        async with app.run_test(size=(cols, lines)) as pilot:
+            await pilot.pause(0.3)
+            for _ in range(moves):
+                painted = asyncio.Event()
+                wall, cpu = time.perf_counter(), time.process_time()
+                app.timeline.action_move(1)
+                target = app.timeline.entry_id
+                while app.current != target:
+                    await asyncio.sleep(0)  # the message reaches the app, which shows the card
+                app.call_after_refresh(painted.set)
+                await painted.wait()
+                walls.append(time.perf_counter() - wall)
+                cpus.append(time.process_time() - cpu)
+                await asyncio.sleep(0.02)
+
+    asyncio.run(run())
+    return {"wall": statistics.median(walls), "wall_p90": _p90(walls), "cpu": statistics.median(cpus),
+            "cpu_p90": _p90(cpus), "moves": moves}
+
+
 def _p90(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
@@ -212,6 +248,16 @@ def main() -> None:
               f"{r['cpu']:.3f} | {r['floor']:.3f} / {r['floor_cpu']:.3f} | {r['typer']:.3f} | "
               f"{r['move'] * 1000:.1f} | {r['move_p90'] * 1000:.1f} | {r['move_max'] * 1000:.1f} | "
               f"{r['rounds']} starts each, {r['moves']} moves |")
+    print()
+    print("| knowledge base | headless move to painted card: wall median (ms) | p90 (ms) | CPU median (ms) "
+          "| p90 (ms) | moves |")
+    print("|---|---:|---:|---:|---:|---:|")
+    inproc = [("shipped", None, "gpt-4")] + [(f"{int(n):,}", work / f"kb{n}", "paper-05000" if int(n) > 5000 else "bert")
+                                            for n in args.sizes.split(",") if n]
+    for label, data, focus in inproc:
+        r = in_process(data, focus, 100, args.cols, args.lines)
+        print(f"| {label} | {r['wall'] * 1000:.1f} | {r['wall_p90'] * 1000:.1f} | {r['cpu'] * 1000:.1f} | "
+              f"{r['cpu_p90'] * 1000:.1f} | {r['moves']} |")
     shutil.rmtree(work, ignore_errors=True)
 
 
