@@ -174,7 +174,7 @@ class BrowseApp(App[None]):
             if link.group != group:
                 group = link.group
                 options.append(Option(Text(group, style="bold"), disabled=True))
-            options.append(Option(Text("  " + link.text), id=str(n)))
+            options.append(Option(Text("  " + link.text, no_wrap=True, overflow="ellipsis"), id=str(n)))
         self.link_list.clear_options()
         self.link_list.add_options(options or [Option(Text("no parents, children or adopters"), disabled=True)])
         if entry_id is not None and move_cursor and not self.timeline.move_to(entry_id):
