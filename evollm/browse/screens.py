@@ -176,7 +176,7 @@ class TreeScreen(Screen[str | None]):
         tree.show_root = False
         tree.auto_expand = False
         yield Label(Text(self.title_text, style="bold"))
-        yield Label(Text("enter: go to the entry   space: open or close a branch   e: open all   escape: back"),
+        yield Label(Text("enter: go to the entry   space: open or close   e: open all   escape: back"),
                     classes="hint")
         yield tree
         yield Footer(compact=True)
