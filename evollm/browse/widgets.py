@@ -185,11 +185,9 @@ class TimelineView(ScrollView, can_focus=True):
         self._lines.clear()
 
     def on_focus(self) -> None:
-        self._lines.clear()
-        self.refresh()
+        self.refresh()  # the cursor's colour says whether the list has the keys
 
     def on_blur(self) -> None:
-        self._lines.clear()
         self.refresh()
 
     # --- drawing --------------------------------------------------------------------------
