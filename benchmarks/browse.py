@@ -100,15 +100,18 @@ class Terminal:
         return cpu
 
     def drain(self) -> None:
+        """Read (and keep) whatever the process has written, until it pauses for 50 ms."""
         while True:
             ready, _, _ = select.select([self.master], [], [], 0.05)
             if not ready:
                 return
             try:
-                if not os.read(self.master, 65536):
-                    return
+                data = os.read(self.master, 65536)
             except OSError:
                 return
+            if not data:
+                return
+            self.seen += data
 
 
 def paint_and_quit(argv: list[str], markers: list[bytes], env: dict, cols: int, lines: int) -> tuple[float, float]:
