@@ -8,7 +8,7 @@ the app cannot drift from `evollm timeline`, `search` and `show`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 from evollm import query
 from evollm.errors import UsageError
@@ -36,9 +36,6 @@ class Filters:
     def active(self) -> list[tuple[str, str]]:
         """(name, value) of each filter that is set."""
         return [(f.name, getattr(self, f.name)) for f in fields(self) if getattr(self, f.name)]
-
-    def cleared(self) -> Filters:
-        return replace(self, kind=None, lab=None, family=None, topic=None)
 
 
 @dataclass(frozen=True)
