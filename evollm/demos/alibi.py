@@ -111,6 +111,17 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     content_effect = float(np.max(np.abs(np.log(random_weights[:, -1, :])
                                           - np.log(random_weights[:, -1, -1:])
                                           + m[:, None] * distance)))
+
+    # 4. Causal: no query sees a later key. The weights above the diagonal are exactly 0, and
+    #    changing every later token's key and value leaves each earlier output bit-for-bit alone.
+    future_weight = float(np.max(np.triu(random_weights, k=1)))
+    out, _ = alibi_attention(q, random_keys, v, m)
+    cut = t // 2  # perturb tokens cut.. and compare outputs 0..cut-1
+    k2, v2 = random_keys.copy(), v.copy()
+    k2[:, cut:] += rng.standard_normal(k2[:, cut:].shape)
+    v2[:, cut:] += rng.standard_normal(v2[:, cut:].shape)
+    out2, _ = alibi_attention(q, k2, v2, m)
+    leak = float(np.max(np.abs(out2[:, :cut] - out[:, :cut])))
     if progress:
         progress(1.0)
 
@@ -121,6 +132,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
         check("bias is Toeplitz: B(i+1, j+1) == B(i, j) (max abs diff)", toeplitz_error, "==", 0.0),
         check("equal keys: log w(delta) - log w(0) == -m * delta (max abs diff)", decay_error,
               "<=", 1e-12),
+        check("causal: largest attention weight on a later key", future_weight, "==", 0.0),
+        check("causal: change in earlier outputs when later tokens change (max abs)", leak,
+              "==", 0.0),
     ]
     half_life = [float(math.log(2) / s) for s in m]
     metrics = {

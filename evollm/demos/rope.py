@@ -94,6 +94,24 @@ def relative_spread(rope, q: np.ndarray, k: np.ndarray, positions: np.ndarray,
     return worst
 
 
+def applied_angles(rope, d: int, base: float) -> np.ndarray:
+    """The angle each pair of `rope` is turned by at position 1, read off its output: rotate a
+    vector whose pairs are all (1, 0) and take atan2 of each rotated pair. (d/2,)"""
+    if rope is rope_half_split:  # pair i is (x_i, x_{i+d/2})
+        x = np.concatenate([np.ones(d // 2), np.zeros(d // 2)])[None]
+        out = rope(x, np.array([1]), base)[0]
+        return np.arctan2(out[d // 2 :], out[: d // 2])
+    x = np.tile([1.0, 0.0], d // 2)[None]  # pair i is (x_2i, x_2i+1)
+    out = rope(x, np.array([1]), base)[0]
+    return np.arctan2(out[1::2], out[0::2])
+
+
+def paper_frequencies(d: int, base: float) -> list[float]:
+    """Theta = {theta_i = 10000^(-2(i-1)/d), i in [1, 2, ..., d/2]} as printed in Eq. 15 (1-based),
+    with 10000 generalised to `base`."""
+    return [base ** (-2 * (i - 1) / d) for i in range(1, d // 2 + 1)]
+
+
 def add_sinusoid(x: np.ndarray, positions: np.ndarray, base: float) -> np.ndarray:
     """The contrast: add sinusoidal absolute positions (Vaswani et al.) instead of rotating."""
     angles = np.outer(positions, frequencies(x.shape[-1], base))  # (T, d/2)
@@ -151,6 +169,13 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     mixed = np.sum(rope_half_split(q, at_100, base) * rope_half_split(k, at_60, base), -1)
     mixing_change = float(np.max(np.abs(matched - mixed)))
 
+    # 5. The frequency schedule the code applies, measured from its output, is the paper's
+    #    theta_i = base^(-2(i-1)/d): from 1 radian per token down to nearly base^-1. Every check
+    #    above holds for any frequencies at all, so this one pins the schedule itself.
+    expected = np.array(paper_frequencies(d, base))
+    schedule_error = max(float(np.max(np.abs(applied_angles(rope, d, base) / expected - 1)))
+                         for rope in (rope_interleaved, rope_half_split))
+
     decay = decay_bound(config.decay_d, base, config.decay_max_distance)
     if progress:
         progress(1.0)
@@ -166,6 +191,8 @@ def run(config: Config, progress: Progress | None = None) -> Result:
         check("rotation preserves norms (max abs change)", norm_change, "<=", 1e-12),
         check("half-split == interleaved up to relabelling dimensions (max abs diff)",
               layout_error, "<=", 1e-12),
+        check("angle per position of pair i == base^(-2(i-1)/d), both layouts (max rel. diff)",
+              schedule_error, "<=", 1e-9),
     ]
     metrics = {
         "d": d,
@@ -176,6 +203,7 @@ def run(config: Config, progress: Progress | None = None) -> Result:
         "spread_half_split": spread_half,
         "spread_additive_sinusoid": spread_additive,
         "mixed_layouts_score_change": mixing_change,
+        "theta_first_last": [float(expected[0]), float(expected[-1])],
         "decay_bound_at_0": float(decay[0]),
         "decay_bound_at_max": float(decay[-1]),
     }

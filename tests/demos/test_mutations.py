@@ -1,0 +1,124 @@
+"""Planted bugs: each demo must notice when its core is broken.
+
+Every mutation below breaks one piece of the equations a demo is about (not its printing), alone,
+by monkeypatching a building block of the demo's module. The demo's own verdict (`passed`, the
+field `evollm demo NAME --json` prints) must then be false: a demo whose checks survive a planted
+bug has not proved its claim. Each demo has at least three.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from evollm.demos import runner
+from evollm.demos.registry import DEMOS
+
+Mutation = Callable[[object, pytest.MonkeyPatch], None]
+MUTATIONS: dict[tuple[str, str], Mutation] = {}
+
+
+def mutation(demo: str, bug: str):
+    def register(plant: Mutation) -> Mutation:
+        MUTATIONS[(demo, bug)] = plant
+        return plant
+
+    return register
+
+
+def quick_run(name: str):
+    module = importlib.import_module(DEMOS[name].module)
+    return module.run(runner.make_config(module, seed=0, quick=True, overrides=[]))
+
+
+# --- rope ---------------------------------------------------------------------------------------
+
+
+@mutation("rope", "frequencies base^(-i/d) instead of base^(-2i/d)")
+def _(m, mp):
+    mp.setattr(m, "frequencies", lambda d, base: base ** (-1.0 * np.arange(d // 2) / d))
+
+
+@mutation("rope", "frequencies counted from i = 1 (base^(-2(i+1)/d))")
+def _(m, mp):
+    mp.setattr(m, "frequencies", lambda d, base: base ** (-2.0 * np.arange(1, d // 2 + 1) / d))
+
+
+@mutation("rope", "the odd half of each pair rotated the wrong way")
+def _(m, mp):
+    def rope(x, positions, base):
+        d = x.shape[-1]
+        angles = np.outer(positions, m.frequencies(d, base))
+        cos, sin = np.cos(angles), np.sin(angles)
+        even, odd = x[..., 0::2], x[..., 1::2]
+        out = np.empty_like(x)
+        out[..., 0::2] = even * cos - odd * sin
+        out[..., 1::2] = -even * sin + odd * cos
+        return out
+
+    mp.setattr(m, "rope_interleaved", rope)
+
+
+# --- alibi --------------------------------------------------------------------------------------
+
+
+@mutation("alibi", "no causal mask")
+def _(m, mp):
+    def bias(slope_values, seq_len):
+        i, j = np.arange(seq_len)[:, None], np.arange(seq_len)[None, :]
+        return -np.asarray(slope_values)[:, None, None] * np.abs(i - j).astype(float)
+
+    mp.setattr(m, "alibi_bias", bias)
+
+
+@mutation("alibi", "bias added with the wrong sign (favours distant keys)")
+def _(m, mp):
+    real = m.alibi_bias
+    mp.setattr(m, "alibi_bias", lambda s, t: np.where(np.isfinite(real(s, t)), -real(s, t), -np.inf))
+
+
+@mutation("alibi", "slopes start at 2^(-8/n) with ratio 1/2")
+def _(m, mp):
+    mp.setattr(m, "slopes", lambda n: [2.0 ** (-8.0 / n) * 0.5**h for h in range(n)])
+
+
+# --- rlhf ---------------------------------------------------------------------------------------
+
+
+@mutation("rlhf", "gradient without the (1 - random_answer) factor")
+def _(m, mp):
+    real = m.bt_loss_and_grad
+    mp.setattr(m, "bt_loss_and_grad",
+               lambda w, diff, mu, eps: (real(w, diff, mu, eps)[0], real(w, diff, mu, eps)[1] / (1 - eps)))
+
+
+@mutation("rlhf", "gradient summed instead of averaged over pairs")
+def _(m, mp):
+    real = m.bt_loss_and_grad
+    mp.setattr(m, "bt_loss_and_grad",
+               lambda w, diff, mu, eps: (real(w, diff, mu, eps)[0], real(w, diff, mu, eps)[1] * len(diff)))
+
+
+@mutation("rlhf", "oracle prefers the segment with the lower return")
+def _(m, mp):
+    real = m.preference_probability
+    mp.setattr(m, "preference_probability", lambda r1, r2, eps: real(r2, r1, eps))
+
+
+# --- the tests ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("demo,bug", sorted(MUTATIONS), ids=[f"{d}: {b}" for d, b in sorted(MUTATIONS)])
+def test_a_planted_bug_fails_the_demo(demo, bug, monkeypatch):
+    module = importlib.import_module(DEMOS[demo].module)
+    MUTATIONS[(demo, bug)](module, monkeypatch)
+    result = quick_run(demo)
+    assert not result.passed, f"{demo} still passes every check with the bug: {bug}"
+
+
+def test_every_demo_has_three_planted_bugs():
+    counts = {name: sum(d == name for d, _ in MUTATIONS) for name in DEMOS}
+    assert all(n >= 3 for n in counts.values()), {k: v for k, v in counts.items() if v < 3}
