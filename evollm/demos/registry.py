@@ -57,7 +57,7 @@ DEMOS: dict[str, DemoSpec] = dict(
         _spec("chinchilla", "chinchilla", "compute-optimal model and data size (--set flops=1e24)",
               "closed form == IsoFLOP search; refit recovers exponents", 1),
         _spec("gptq", "gptq", "error-compensating 4- and 3-bit quantization",
-              "GPTQ error <= 0.9x round-to-nearest; equals RTN for isotropic Hessian", 2),
+              "GPTQ error <= 0.35x round-to-nearest; == plain OBS updates; == RTN for isotropic H", 2),
         _spec("zero", "zero", "ZeRO-sharded data parallelism on simulated ranks (--set params=...)",
               "same trajectory as plain DP; per-rank bytes match the paper", 1),
         _spec("paged-attention", "paged-attention", "a block table for the KV cache",

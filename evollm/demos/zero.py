@@ -82,9 +82,11 @@ def unflatten(flat: np.ndarray, shapes):
     return out
 
 
-def loss_and_grad(flat: np.ndarray, shapes, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """MSE of a tanh MLP and its gradient as a flat fp32 vector (computed in fp32)."""
-    p = unflatten(flat.astype(FP32), shapes)
+def loss_and_grad(flat: np.ndarray, shapes, x: np.ndarray, y: np.ndarray,
+                  dtype=FP32) -> tuple[float, np.ndarray]:
+    """MSE of a tanh MLP and its gradient as a flat vector (computed in fp32, or `dtype`)."""
+    p = unflatten(flat.astype(dtype), shapes)
+    x, y = x.astype(dtype), y.astype(dtype)
     acts = [x]
     for i in range(0, len(p), 2):
         z = acts[-1] @ p[i] + p[i + 1]
@@ -97,7 +99,28 @@ def loss_and_grad(flat: np.ndarray, shapes, x: np.ndarray, y: np.ndarray) -> tup
         grads[i], grads[i + 1] = acts[i // 2].T @ delta, delta.sum(axis=0)
         if i:
             delta = (delta @ p[i].T) * (1 - acts[i // 2] ** 2)
-    return loss, np.concatenate([g.ravel() for g in grads]).astype(FP32)
+    return loss, np.concatenate([g.ravel() for g in grads]).astype(dtype)
+
+
+def gradient_check(rng, flat: np.ndarray, shapes, x: np.ndarray, y: np.ndarray,
+                   per_array: int = 12, h: float = 1e-6) -> float:
+    """Relative error of the hand-written backprop against central differences, in float64, on
+    `per_array` random coordinates of every weight and bias array (all layers are covered)."""
+    flat = flat.astype(np.float64)
+    _, grad = loss_and_grad(flat, shapes, x, y, np.float64)
+    starts = np.cumsum([0] + [int(np.prod(s)) for s in shapes])
+    coords = np.concatenate([rng.choice(np.arange(a, b), min(per_array, b - a), replace=False)
+                             for a, b in zip(starts, starts[1:])])
+    numeric = []
+    for i in coords:
+        up, down = flat.copy(), flat.copy()
+        up[i] += h
+        down[i] -= h
+        numeric.append((loss_and_grad(up, shapes, x, y, np.float64)[0]
+                        - loss_and_grad(down, shapes, x, y, np.float64)[0]) / (2 * h))
+    numeric, analytic = np.array(numeric), grad[coords]
+    return float(np.linalg.norm(numeric - analytic)
+                 / (np.linalg.norm(numeric) + np.linalg.norm(analytic)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,6 +240,10 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     x = rng.normal(size=(cfg.global_batch, cfg.d_in)).astype(FP32)
     y = np.tanh(x @ rng.normal(size=(cfg.d_in, cfg.d_out)) / np.sqrt(cfg.d_in)).astype(FP32)
 
+    # Every stage shares this model, so a backprop bug would leave all of them equal: check the
+    # gradient itself, and that training lowers the loss.
+    grad_error = gradient_check(rng, init, shapes, x, y)
+
     gap, memory_gap, comm = 0.0, 0.0, {}
     bytes_seen = {}
     for i, n_d in enumerate(rank_counts):
@@ -240,6 +267,10 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     gb = {s: memory_formula(s, cfg.params, cfg.ranks, cfg.k) / 1e9 for s in STAGES}
     return Result(
         checks=[
+            check("finite-difference check of the MLP's backprop, float64 (relative error)",
+                  grad_error, "<=", 1e-6),
+            check(f"loss after {steps} steps / first loss (plain DP)", loss_end / loss_start,
+                  "<", 0.9),
             check("max |weights - plain DP weights| over stages and rank counts", gap, "<=", 1e-12),
             check("max |bytes per rank - (2+2+K) Psi formula|", memory_gap, "==", 0),
             check("communication / plain DP: |(1, 1, 1, 1.5) - measured| (max)", comm_gap, "<=", 1e-12),
