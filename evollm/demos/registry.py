@@ -51,7 +51,7 @@ DEMOS: dict[str, DemoSpec] = dict(
         _spec("moe", "moe", "noisy top-k gating and load balancing",
               "k gates per token; Switch loss 1.0 when uniform; balanced load; beats dense", 6),
         _spec("bpe", "bpe", "byte-level BPE trained on the knowledge base's own text",
-              "known merges; lossless round trip; compression > 1.5", 1),
+              "known merges; encoding == merges in learned order; lossless; held-out compression", 1),
         _spec("speculative-decoding", "speculative-decoding", "draft-then-verify decoding",
               "greedy equality; TV distance <= 0.01; tokens per call formula", 4),
         _spec("chinchilla", "chinchilla", "compute-optimal model and data size (--set flops=1e24)",

@@ -162,6 +162,43 @@ def _(m, mp):
                  'rank["grad16"][:] = (reduced[r] / cfg.loss_scale).astype(FP16)')
 
 
+# --- bpe ----------------------------------------------------------------------------------------
+
+
+@mutation("bpe", "encoding merges the latest-learned pair first")
+def _(m, mp):
+    patch_source(m, mp, "apply_merges", 'key=lambda p: ranks.get(p, float("inf"))',
+                 'key=lambda p: -ranks.get(p, -1)')
+
+
+@mutation("bpe", "encoding merges the leftmost known pair first")
+def _(m, mp):
+    def leftmost_first(symbols, ranks, merged):
+        while True:
+            known = [p for p in zip(symbols, symbols[1:]) if p in ranks]
+            if not known:
+                return symbols
+            symbols = m.merge_pair(symbols, known[0], merged[known[0]])
+
+    mp.setattr(m, "apply_merges", leftmost_first)
+
+
+@mutation("bpe", "training merges the least frequent pair")
+def _(m, mp):
+    patch_source(m, mp, "learn_merges", "top = max(counts.values())", "top = min(counts.values())")
+
+
+@mutation("bpe", "merge_pair also merges overlapping occurrences")
+def _(m, mp):
+    def overlapping(symbols, pair, new):
+        out = []
+        for a, b in zip(symbols, symbols[1:]):
+            out.append(new if (a, b) == pair else a)
+        return out + symbols[-1:] if symbols else out
+
+    mp.setattr(m, "merge_pair", overlapping)
+
+
 # --- the tests ----------------------------------------------------------------------------------
 
 
