@@ -34,13 +34,18 @@ def quick_run(module):
     return module.run(runner.make_config(module, seed=0, quick=True, overrides=[]))
 
 
-def patch_source(module, mp: pytest.MonkeyPatch, function: str, old: str, new: str) -> None:
+def patch_source(module, mp: pytest.MonkeyPatch, function: str, old: str, new: str,
+                 *more: str) -> None:
     """Replace `function` in `module` by a copy whose source has `old` (found exactly once in
-    it) replaced by `new`: for a bug inside a function that no building block isolates."""
+    it) replaced by `new` (and so on for further old, new pairs in `more`): for a bug inside a
+    function that no building block isolates."""
     source = inspect.getsource(getattr(module, function))
-    assert source.count(old) == 1, f"{old!r} occurs {source.count(old)} times in {function}"
+    pairs = [(old, new), *zip(more[0::2], more[1::2])]
+    for old, new in pairs:
+        assert source.count(old) == 1, f"{old!r} occurs {source.count(old)} times in {function}"
+        source = source.replace(old, new)
     namespace = dict(vars(module))
-    exec(compile(source.replace(old, new), f"<mutated {function}>", "exec"), namespace)
+    exec(compile(source, f"<mutated {function}>", "exec"), namespace)
     mp.setattr(module, function, namespace[function])
 
 
@@ -197,6 +202,32 @@ def _(m, mp):
         return out + symbols[-1:] if symbols else out
 
     mp.setattr(m, "merge_pair", overlapping)
+
+
+# --- grpo ---------------------------------------------------------------------------------------
+
+
+@mutation("grpo", "no clip in the surrogate")
+def _(m, mp):
+    mp.setattr(m, "clipped_surrogate",
+               lambda ratio, adv, eps: (ratio * adv, ratio * adv, np.zeros(ratio.shape, bool)))
+
+
+@mutation("grpo", "KL term added instead of subtracted (objective and gradient)")
+def _(m, mp):
+    patch_source(m, mp, "grpo_objective", "np.sum(surrogate - kl_coef * kl)", "np.sum(surrogate + kl_coef * kl)",
+                 "weight * (-kl_coef) * d_kl", "weight * kl_coef * d_kl")
+
+
+@mutation("grpo", "ratio left out of the surrogate's gradient")
+def _(m, mp):
+    patch_source(m, mp, "clipped_surrogate", "np.where(unclipped, ratio * adv, 0.0)",
+                 "np.where(unclipped, adv, 0.0)")
+
+
+@mutation("grpo", "advantages not divided by the group's std")
+def _(m, mp):
+    mp.setattr(m, "group_advantages", lambda r: r - r.mean(axis=1, keepdims=True))
 
 
 # --- the tests ----------------------------------------------------------------------------------
