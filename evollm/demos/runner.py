@@ -49,6 +49,8 @@ def make_config(module, *, seed: int, quick: bool, overrides: list[str]):
     """The demo's Config with seed, quick and `key=value` overrides applied."""
     fields = {f.name: f for f in dataclasses.fields(module.Config)}
     values: dict[str, object] = {"seed": seed, "quick": quick}
+    if quick:  # the module's short-run preset first, so that --set always wins
+        values.update(getattr(module, "QUICK", {}))
     for item in overrides:
         key, sep, text = item.partition("=")
         key = key.strip().replace("-", "_")

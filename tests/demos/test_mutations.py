@@ -49,6 +49,32 @@ def patch_source(module, mp: pytest.MonkeyPatch, function: str, old: str, new: s
     mp.setattr(module, function, namespace[function])
 
 
+# --- ppo ----------------------------------------------------------------------------------------
+
+
+@mutation("ppo", "no clip in the surrogate (plain -r A, consistent gradient)")
+def _(m, mp):
+    mp.setattr(m, "clipped_surrogate", lambda ratio, adv, eps: (-adv * ratio, -adv * ratio))
+
+
+@mutation("ppo", "surrogate ascends -A (advantage sign flipped, consistent gradient)")
+def _(m, mp):
+    real = m.clipped_surrogate
+    mp.setattr(m, "clipped_surrogate", lambda ratio, adv, eps: real(ratio, -adv, eps))
+
+
+@mutation("ppo", "entropy bonus's gradient with the wrong sign")
+def _(m, mp):
+    patch_source(m, mp, "ppo_loss", "d_logits += cfg.ent_coef / n * p * (logp + entropy[:, None])",
+                 "d_logits -= cfg.ent_coef / n * p * (logp + entropy[:, None])")
+
+
+@mutation("ppo", "GAE recursion ignores episode ends")
+def _(m, mp):
+    patch_source(m, mp, "gae", "advantages[t] = last = delta + gamma * lam * nonterminal * last",
+                 "advantages[t] = last = delta + gamma * lam * last")
+
+
 # --- rope ---------------------------------------------------------------------------------------
 
 
