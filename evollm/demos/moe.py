@@ -30,7 +30,7 @@ class Config:
     """Hyper-parameters of the MoE demo."""
 
     seed: int = 0
-    quick: bool = False  # fewer steps and samples; same checks
+    quick: bool = False  # see QUICK
     n_experts: int = 8  # E, also the number of hidden regimes in the data
     k: int = 2  # experts per token (Shazeer's top-k)
     d_in: int = 16  # input width
@@ -38,13 +38,17 @@ class Config:
     expert_hidden: int = 8  # hidden units of one expert; the dense baseline gets k times as many
     n_train: int = 4096  # training examples
     n_test: int = 2048  # held-out examples
-    steps: int = 3000  # Adam steps (quick: 1000)
+    steps: int = 3000  # Adam steps
     batch: int = 256  # examples per step
     lr: float = 1e-2  # Adam learning rate
     w_importance: float = 0.1  # weight of the importance loss (paper: 0.1)
     w_load: float = 0.1  # weight of the load loss (paper: 0.1)
     switch_alpha: float = 5e-2  # Switch auxiliary-loss weight (paper: 1e-2; this toy router
     # needs 5e-2 to leave an expert that serves two regimes while another idles)
+
+
+# --quick: fewer steps and samples, same checks; applied before --set, so --set wins.
+QUICK = {"steps": 500, "n_train": 2048, "n_test": 1024}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,6 +171,21 @@ def init_experts(rng, cfg: Config) -> dict:
     return {name: np.stack([e[name] for e in experts]) for name in EXPERT_KEYS}
 
 
+def experts_forward(params, x):
+    """Every expert on every token, (E, B, d_out) and hidden (E, B, h). Training uses this and
+    masks by the gates: the same numbers as routing each token to its k experts (a zero gate
+    contributes exactly 0), and at this size numpy is faster dense. `moe_predict` routes sparsely."""
+    h = np.maximum(x[None] @ params["w1"] + params["b1"][:, None], 0.0)  # (E, B, h)
+    return h @ params["w2"] + params["b2"][:, None], h
+
+
+def experts_backward(params, x, h, dout):
+    """Gradients of the stacked expert parameters, given d loss / d output (E, B, d_out)."""
+    dh = (dout @ params["w2"].transpose(0, 2, 1)) * (h > 0)  # (E, B, h)
+    return dict(w1=x.T[None] @ dh, b1=dh.sum(axis=1),
+                w2=h.transpose(0, 2, 1) @ dout, b2=dout.sum(axis=1))
+
+
 def init_moe(rng, cfg: Config):
     # Shazeer initialises both gate matrices to zero: no signal, only noise, at the start.
     return dict(w_gate=np.zeros((cfg.d_in, cfg.n_experts)),
@@ -204,27 +223,16 @@ def moe_loss_and_grads(params, x, y, cfg: Config, noise, w_importance: float, w_
 
     y_hat = sum_i G(x)_i E_i(x) (eq. 1), computed only for the experts each token is sent to.
     """
-    n, n_exp = x.shape[0], cfg.n_experts
     gates, cache = noisy_top_k_gate(x, params["w_gate"], params["w_noise"], cfg.k, noise)
-    pred = np.zeros((n, cfg.d_out))
-    outs = {}
-    for e in range(n_exp):
-        rows = np.nonzero(gates[:, e])[0]  # tokens sent to expert e
-        if rows.size:
-            out, h = mlp_forward(expert(params, e), x[rows])
-            outs[e] = (rows, out, h)
-            pred[rows] += gates[rows, e, None] * out
+    out, h = experts_forward(params, x)  # (E, B, d_out), (E, B, h)
+    pred = (gates.T[:, :, None] * out).sum(axis=0)  # eq. 1; zero gates add nothing
     err = pred - y
     mse = float(np.mean(err**2))
     dpred = 2.0 * err / err.size  # (B, d_out)
 
     grads = {name: np.zeros_like(value) for name, value in params.items()}
-    dgates = np.zeros_like(gates)  # (B, E)
-    for e, (rows, out, h) in outs.items():
-        dgates[rows, e] = np.sum(dpred[rows] * out, axis=1)
-        g, _ = mlp_backward(expert(params, e), x[rows], h, gates[rows, e, None] * dpred[rows])
-        for name, value in g.items():
-            grads[name][e] = value
+    dgates = (dpred[None] * out).sum(axis=2).T  # (B, E); only the kept entries are used
+    grads.update(experts_backward(params, x, h, gates.T[:, :, None] * dpred[None]))
 
     loss = mse
     dclean = np.zeros_like(gates)
@@ -308,24 +316,16 @@ def switch_route(params, x, jitter):
 def switch_loss_and_grads(params, x, y, cfg: Config, jitter):
     n, n_exp = x.shape[0], cfg.n_experts
     probs, chosen = switch_route(params, x, jitter)
-    pred = np.zeros((n, cfg.d_out))
-    outs = {}
-    for e in range(n_exp):
-        rows = np.nonzero(chosen == e)[0]
-        if rows.size:
-            out, h = mlp_forward(expert(params, e), x[rows])
-            outs[e] = (rows, out, h)
-            pred[rows] = probs[rows, e, None] * out  # y = p_i(x) E_i(x), eq. 2
+    routed = np.zeros_like(probs)
+    routed[np.arange(n), chosen] = 1.0  # (B, E): one expert per token
+    out, h = experts_forward(params, x)
+    pred = ((routed * probs).T[:, :, None] * out).sum(axis=0)  # y = p_i(x) E_i(x), eq. 2
     err = pred - y
     mse = float(np.mean(err**2))
     dpred = 2.0 * err / err.size
     grads = {name: np.zeros_like(value) for name, value in params.items()}
-    dprobs = np.zeros_like(probs)
-    for e, (rows, out, h) in outs.items():
-        dprobs[rows, e] = np.sum(dpred[rows] * out, axis=1)
-        g, _ = mlp_backward(expert(params, e), x[rows], h, probs[rows, e, None] * dpred[rows])
-        for name, value in g.items():
-            grads[name][e] = value
+    dprobs = routed * (dpred[None] * out).sum(axis=2).T
+    grads.update(experts_backward(params, x, h, (routed * probs).T[:, :, None] * dpred[None]))
     aux = switch_loss(probs, chosen)
     # f_i is a count (no gradient); P_i = mean_x p_i(x), so d aux / d p_i(x) = N f_i / n
     f = np.bincount(chosen, minlength=n_exp) / n
@@ -409,9 +409,6 @@ def uniform_switch_loss(n_experts: int, n_tokens: int) -> tuple[float, float]:
 
 def run(config: Config, progress: Progress | None = None) -> Result:
     cfg = config
-    if cfg.quick:
-        cfg = Config(**{**cfg.__dict__, "steps": min(cfg.steps, 1000), "n_train": 2048,
-                        "n_test": 1024})
     report = progress or no_progress
     rng = np.random.default_rng(cfg.seed)
     centers = rng.normal(0, 3.0, (cfg.n_experts, cfg.d_in))  # (E, d_in)
@@ -504,6 +501,12 @@ def run(config: Config, progress: Progress | None = None) -> Result:
             check("|Switch loss / alpha - 1| under uniform routing", abs(even - 1.0), "<=", 1e-12),
             check("CV^2 of expert load, importance + load losses", cv2["both"], "<=", 0.1),
             check("CV^2 of expert load, Switch loss (top-1)", cv_squared(load_switch), "<=", 0.1),
+            check("ablation: CV^2 of load with no balancing loss / with both", cv2["none"]
+                  / max(cv2["both"], 1e-12), ">=", 5.0),
+            # Shazeer's reason for the load loss: equal importance (gate mass) does not mean
+            # equal token counts. Without it the counts spread out.
+            check("ablation: CV^2 of load with the importance loss only / with both",
+                  cv2["importance only"] / max(cv2["both"], 1e-12), ">=", 3.0),
             check("test MSE, top-k MoE / dense of equal active compute",
                   mse_moe / mse_dense, "<=", 0.5),
         ],

@@ -256,6 +256,43 @@ def _(m, mp):
     mp.setattr(m, "group_advantages", lambda r: r - r.mean(axis=1, keepdims=True))
 
 
+# --- moe ----------------------------------------------------------------------------------------
+
+
+@mutation("moe", "importance loss counted in the loss but its gradient dropped")
+def _(m, mp):
+    real = m.importance_loss
+    mp.setattr(m, "importance_loss", lambda gates, w: (real(gates, w)[0], np.zeros_like(gates)))
+
+
+@mutation("moe", "load loss counted in the loss but its gradient dropped")
+def _(m, mp):
+    real = m.load_loss
+
+    def no_gradient(cache, k, w):
+        value, *grads = real(cache, k, w)
+        return (value, *(np.zeros_like(g) for g in grads))
+
+    mp.setattr(m, "load_loss", no_gradient)
+
+
+@mutation("moe", "load gradient misses the threshold's own noisy logit")
+def _(m, mp):
+    patch_source(m, mp, "load_loss", "np.add.at(dnoisy, (rows, threshold_from.ravel()), -dp.ravel())", "pass")
+
+
+@mutation("moe", "Switch aux loss gradient uses P_i instead of f_i")
+def _(m, mp):
+    patch_source(m, mp, "switch_loss_and_grads", "dprobs += cfg.switch_alpha * n_exp * f[None, :] / n",
+                 "dprobs += cfg.switch_alpha * n_exp * probs.mean(axis=0)[None, :] / n")
+
+
+@mutation("moe", "gate softmax over all experts (no KeepTopK)")
+def _(m, mp):
+    real = m.noisy_top_k_gate
+    mp.setattr(m, "noisy_top_k_gate", lambda x, wg, wn, k, noise: real(x, wg, wn, wg.shape[1] - 1, noise))
+
+
 # --- the tests ----------------------------------------------------------------------------------
 
 
