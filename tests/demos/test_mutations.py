@@ -293,6 +293,33 @@ def _(m, mp):
     mp.setattr(m, "noisy_top_k_gate", lambda x, wg, wn, k, noise: real(x, wg, wn, wg.shape[1] - 1, noise))
 
 
+# --- kv-cache -----------------------------------------------------------------------------------
+
+
+@mutation("kv-cache", "new keys and values never written to the cache")
+def _(m, mp):
+    patch_source(m, mp, "forward", "cache.k[i, :, start : start + t] = k", "pass")
+
+
+@mutation("kv-cache", "query head h uses key/value head h % G (interleaved, not contiguous groups)")
+def _(m, mp):
+    def interleaved(q, k, v, start):
+        g = k.shape[0]
+        return m.attention_mha(q, k[np.arange(q.shape[0]) % g], v[np.arange(q.shape[0]) % g], start)
+
+    mp.setattr(m, "attention_grouped", interleaved)
+
+
+@mutation("kv-cache", "the cached decoder recomputes the whole sequence anyway")
+def _(m, mp):
+    patch_source(m, mp, "decode", "if cache is None:  # full recomputation", "if True:  # full recomputation")
+
+
+@mutation("kv-cache", "the causal mask lets a query see the next key")
+def _(m, mp):
+    patch_source(m, mp, "softmax_causal", "<= start + np.arange(tq)[:, None]", "<= start + 1 + np.arange(tq)[:, None]")
+
+
 # --- the tests ----------------------------------------------------------------------------------
 
 
