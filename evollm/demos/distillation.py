@@ -158,6 +158,36 @@ def gradient_checks(rng, config: Config):
     return fd_error, float(np.linalg.norm(hot - limit) / np.linalg.norm(limit)), norms
 
 
+def backprop_check(rng, config: Config, h: float = 1e-6) -> float:
+    """Relative error of the student MLP's hand-written backprop (through the soft-target loss)
+    against central differences, on random entries of every weight and bias."""
+    X = rng.normal(size=(16, config.n_features))
+    params = init_mlp(rng, config.n_features, 12, config.n_classes)
+    teacher = rng.normal(size=(16, config.n_classes)) * 3
+
+    def loss_of():
+        return soft_target_loss(forward(params, X)[0], teacher, config.temperature)[0]
+
+    logits, hidden = forward(params, X)
+    grads = backward(params, X, hidden, soft_target_loss(logits, teacher, config.temperature)[1])
+    numeric, analytic = [], []
+    for (w, b), (gw, gb) in zip(params, grads):
+        for array, grad in ((w, gw), (b, gb)):
+            for flat in rng.choice(array.size, min(12, array.size), replace=False):
+                idx = np.unravel_index(flat, array.shape)
+                saved = array[idx]
+                array[idx] = saved + h
+                up = loss_of()
+                array[idx] = saved - h
+                down = loss_of()
+                array[idx] = saved
+                numeric.append((up - down) / (2 * h))
+                analytic.append(grad[idx])
+    numeric, analytic = np.array(numeric), np.array(analytic)
+    return float(np.linalg.norm(numeric - analytic)
+                 / (np.linalg.norm(numeric) + np.linalg.norm(analytic)))
+
+
 def run(config: Config, progress: Progress | None = None) -> Result:
     progress = progress or no_progress
     if config.quick:
@@ -187,9 +217,12 @@ def run(config: Config, progress: Progress | None = None) -> Result:
         soft.append(accuracy(soft_student, X_test, y_test))
         progress(0.5 + 0.5 * (i + 1) / config.repeats)
     gain = float(np.mean(soft) - np.mean(hard))
+    backprop_error = backprop_check(rng, config)  # last, so it leaves the runs above as they were
 
     return Result(
         checks=[
+            check("student MLP backprop through the soft loss vs finite differences (rel. error)",
+                  backprop_error, "<=", 1e-6),
             check(f"soft-loss gradient vs finite differences (rel. error, T = {config.temperature:g})",
                   fd_error, "<=", 1e-7),
             check("T = 1000 gradient vs logit matching (z_s - z_t) / K (rel.)", limit_error, "<=", 1e-2),

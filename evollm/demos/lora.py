@@ -66,6 +66,31 @@ def loss_and_grads(A, B, X, Y, base, scale):
     return float(np.mean(residual**2)), grad_A, grad_B
 
 
+def gradient_check(rng, X, Y, W0, r: int, scale: float, h: float = 1e-6) -> float:
+    """Relative error of loss_and_grads' gradients in A and B against central differences, at a
+    random A and B (both non-zero, so each gradient is). Adam hides a wrong gradient scale, so
+    the training checks alone would not see one."""
+    A = rng.normal(size=(r, X.shape[1])) / math.sqrt(X.shape[1])
+    B = rng.normal(size=(W0.shape[0], r)) / math.sqrt(r)
+    base = X @ W0.T
+    _, grad_A, grad_B = loss_and_grads(A, B, X, Y, base, scale)
+    numeric, analytic = [], []
+    for param, grad in ((A, grad_A), (B, grad_B)):
+        for flat in rng.choice(param.size, min(30, param.size), replace=False):
+            idx = np.unravel_index(flat, param.shape)
+            saved = param[idx]
+            param[idx] = saved + h
+            up = loss_and_grads(A, B, X, Y, base, scale)[0]
+            param[idx] = saved - h
+            down = loss_and_grads(A, B, X, Y, base, scale)[0]
+            param[idx] = saved
+            numeric.append((up - down) / (2 * h))
+            analytic.append(grad[idx])
+    numeric, analytic = np.array(numeric), np.array(analytic)
+    return float(np.linalg.norm(numeric - analytic)
+                 / (np.linalg.norm(numeric) + np.linalg.norm(analytic)))
+
+
 def fit_adapter(rng, X, Y, W0, r, config: Config):
     """Train A, B with Adam on the mean squared error of the adapted layer; (A, B, loss per step)."""
     A, B = init_adapter(rng, r, W0.shape[0], W0.shape[1])
@@ -105,6 +130,8 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     A0, B0 = init_adapter(rng, max(config.ranks), d, k)
     init_change = float(np.max(np.abs(adapter_forward(X_test, W0, A0, B0, 1.0) - X_test @ W0.T)))
 
+    grad_error = gradient_check(rng, X[:256], Y[:256], W0, 3, config.lora_alpha / 3)
+
     errors, bounds, fractions, loss_curves = {}, {}, {}, {}
     merge_error = 0.0
     for i, r in enumerate(config.ranks):
@@ -121,6 +148,8 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     enough = [r for r in config.ranks if r >= q]
     too_small = [r for r in config.ranks if r < q]
     checks = [
+        check("gradients in A and B vs finite differences (relative error)", grad_error,
+              "<=", 1e-6),
         check("max |h - W0 x| with B = 0 at init", init_change, "==", 0.0),
         check("max |merged - adapter output| after training", merge_error, "<=", 1e-12),
         check(f"worst |s BA - dW| / |dW| for r >= {q}", max(errors[r] for r in enough), "<=", 1e-2),

@@ -320,6 +320,214 @@ def _(m, mp):
     patch_source(m, mp, "softmax_causal", "<= start + np.arange(tq)[:, None]", "<= start + 1 + np.arange(tq)[:, None]")
 
 
+# --- transformer --------------------------------------------------------------------------------
+
+
+@mutation("transformer", "scores not divided by sqrt(d_k)")
+def _(m, mp):
+    patch_source(m, mp, "scaled_dot_product_attention", "/ math.sqrt(d_k)", "")
+
+
+@mutation("transformer", "causal mask lets each query see the next token")
+def _(m, mp):
+    patch_source(m, mp, "scaled_dot_product_attention", "np.tril(np.ones((t, t), dtype=bool))",
+                 "np.tril(np.ones((t, t), dtype=bool), k=1)")
+
+
+@mutation("transformer", "heads split with the wrong reshape (d_k, h instead of h, d_k)")
+def _(m, mp):
+    patch_source(m, mp, "multi_head_attention", "return y.reshape(b, t, n_heads, d_k).transpose(0, 2, 1, 3)",
+                 "return y.reshape(b, t, d_k, n_heads).transpose(0, 3, 1, 2)")
+
+
+# --- flash-attention ----------------------------------------------------------------------------
+
+
+@mutation("flash-attention", "Algorithm 1 does not rescale the old partial output (line 12)")
+def _(m, mp):
+    patch_source(m, mp, "flash_attention", "((l_i * np.exp(m_i - m_new))[:, None] * o_i",
+                 "(l_i[:, None] * o_i")
+
+
+@mutation("flash-attention", "FlashAttention-2 does not rescale its running output")
+def _(m, mp):
+    patch_source(m, mp, "flash_attention_2", "o_i = scale[:, None] * o_i + p_ij @ v_j", "o_i = o_i + p_ij @ v_j")
+
+
+@mutation("flash-attention", "block sizes that ignore the SRAM size M")
+def _(m, mp):
+    mp.setattr(m, "block_sizes", lambda sram, d: (min(16, d), 16))
+
+
+@mutation("flash-attention", "logsumexp returned without log l")
+def _(m, mp):
+    patch_source(m, mp, "flash_attention", "return o, m + np.log(ell)", "return o, m")
+
+
+# --- dpo ----------------------------------------------------------------------------------------
+
+
+@mutation("dpo", "gradient without beta")
+def _(m, mp):
+    patch_source(m, mp, "dpo_loss_and_grad", "grad = -beta * (weight", "grad = -(weight")
+
+
+@mutation("dpo", "implicit reward without the reference policy")
+def _(m, mp):
+    patch_source(m, mp, "dpo_loss_and_grad", "implicit = beta * (log_pi - log_ref)", "implicit = beta * log_pi")
+
+
+@mutation("dpo", "preference labels from the opposite Bradley-Terry comparison")
+def _(m, mp):
+    patch_source(m, mp, "sample_pairs", "np.exp(-(reward[prompts, first] - reward[prompts, second]))",
+                 "np.exp(reward[prompts, first] - reward[prompts, second])")
+
+
+# --- lora ---------------------------------------------------------------------------------------
+
+
+@mutation("lora", "merged weight forgets the scale alpha / r")
+def _(m, mp):
+    patch_source(m, mp, "merged_forward", "return X @ (W0 + scale * B @ A).T", "return X @ (W0 + B @ A).T")
+
+
+@mutation("lora", "B initialised randomly instead of to zero")
+def _(m, mp):
+    patch_source(m, mp, "init_adapter", "np.zeros((d_out, r))", "rng.normal(size=(d_out, r)) * 0.01")
+
+
+@mutation("lora", "gradient in A without the scale")
+def _(m, mp):
+    patch_source(m, mp, "loss_and_grads", "grad_A = 2 * scale * (residual @ B).T", "grad_A = 2 * (residual @ B).T")
+
+
+# --- speculative-decoding -----------------------------------------------------------------------
+
+
+@mutation("speculative-decoding", "accept with probability min(1, q/p) instead of min(1, p/q)")
+def _(m, mp):
+    patch_source(m, mp, "speculative_round", "accepted = rng.random((n_seq, gamma)) * q_x < p_x",
+                 "accepted = rng.random((n_seq, gamma)) * p_x < q_x")
+
+
+@mutation("speculative-decoding", "after a rejection sample from p, not from norm(max(0, p - q))")
+def _(m, mp):
+    patch_source(m, mp, "speculative_round", "residual = np.maximum(p_next - q_next, 0.0)", "residual = p_next")
+
+
+@mutation("speculative-decoding", "counts every accepted draft, not only the leading run")
+def _(m, mp):
+    patch_source(m, mp, "speculative_round", "n = np.cumprod(accepted, axis=1).sum(axis=1)",
+                 "n = accepted.sum(axis=1)")
+
+
+# --- chinchilla ---------------------------------------------------------------------------------
+
+
+@mutation("chinchilla", "exponents a and b swapped in eq. 4")
+def _(m, mp):
+    patch_source(m, mp, "compute_optimal", "a, b = beta / (alpha + beta), alpha / (alpha + beta)",
+                 "a, b = alpha / (alpha + beta), beta / (alpha + beta)")
+
+
+@mutation("chinchilla", "C = 2 N D instead of 6 N D in the closed form")
+def _(m, mp):
+    patch_source(m, mp, "compute_optimal", "return g * (flops / 6) ** a, (flops / 6) ** b / g",
+                 "return g * (flops / 2) ** a, (flops / 2) ** b / g")
+
+
+@mutation("chinchilla", "G without the 1/(alpha + beta) power")
+def _(m, mp):
+    patch_source(m, mp, "compute_optimal", "g = (alpha * A / (beta * B)) ** (1 / (alpha + beta))",
+                 "g = alpha * A / (beta * B)")
+
+
+# --- paged-attention ----------------------------------------------------------------------------
+
+
+@mutation("paged-attention", "no copy-on-write: a fork writes into the shared block")
+def _(m, mp):
+    patch_source(m, mp, "PagedKVCache", "elif self.allocator.refcount[table[-1]] > 1:", "elif False:")
+
+
+@mutation("paged-attention", "a released block never returns to the free list")
+def _(m, mp):
+    real = m.BlockAllocator.release
+
+    def release(self, block):
+        free = list(self.free_list)
+        real(self, block)
+        self.free_list[:] = free
+
+    mp.setattr(m.BlockAllocator, "release", release)
+
+
+@mutation("paged-attention", "the last block is read whole, stale slots included")
+def _(m, mp):
+    patch_source(m, mp, "paged_attention", "valid = min(bs, n - j * bs)", "valid = bs")
+
+
+# --- mamba --------------------------------------------------------------------------------------
+
+
+@mutation("mamba", "A_bar = 1 + Delta A (first order) instead of exp(Delta A)")
+def _(m, mp):
+    patch_source(m, mp, "selective_scan", "A_bar = np.exp(dA)", "A_bar = 1 + dA")
+
+
+@mutation("mamba", "Delta does not depend on the input (no selection)")
+def _(m, mp):
+    patch_source(m, mp, "S6", "softplus(x @ self.W_dt + self.b_dt)", "softplus(0 * x @ self.W_dt + self.b_dt)")
+
+
+@mutation("mamba", "zero-order hold B_bar without the division by A")
+def _(m, mp):
+    patch_source(m, mp, "selective_scan", "B_bar = (A_bar - 1) / A * B[t]", "B_bar = (A_bar - 1) * B[t]")
+
+
+# --- performer ----------------------------------------------------------------------------------
+
+
+@mutation("performer", "features without the -|x|^2 / 2 term")
+def _(m, mp):
+    patch_source(m, mp, "positive_features", "exponent = X @ W.T - 0.5 * np.sum(X * X, axis=1, keepdims=True)",
+                 "exponent = X @ W.T")
+
+
+@mutation("performer", "trigonometric features (sin, cos) instead of positive ones")
+def _(m, mp):
+    def trig(X, W, stabiliser):
+        proj = X @ W.T
+        norm = np.exp(0.5 * np.sum(X * X, axis=1, keepdims=True))
+        return np.concatenate([np.cos(proj), np.sin(proj)], axis=1) * norm / np.sqrt(W.shape[0])
+
+    mp.setattr(m, "positive_features", trig)
+
+
+@mutation("performer", "queries and keys scaled by d^-1/2 instead of d^-1/4")
+def _(m, mp):
+    patch_source(m, mp, "favor_attention", "scale = Q.shape[1] ** -0.25", "scale = Q.shape[1] ** -0.5")
+
+
+# --- distillation -------------------------------------------------------------------------------
+
+
+@mutation("distillation", "soft-loss gradient without the factor T")
+def _(m, mp):
+    patch_source(m, mp, "soft_target_loss", "return loss, T * (np.exp(log_ps) - pt) / n",
+                 "return loss, (np.exp(log_ps) - pt) / n")
+
+
+@mutation("distillation", "loss without the T^2 factor")
+def _(m, mp):
+    patch_source(m, mp, "soft_target_loss", "loss = T**2 * float(", "loss = float(")
+
+
+@mutation("distillation", "backprop forgets the ReLU's mask")
+def _(m, mp):
+    patch_source(m, mp, "backward", "d_hidden = (grad_logits @ W2.T) * (hidden > 0)", "d_hidden = grad_logits @ W2.T")
+
+
 # --- the tests ----------------------------------------------------------------------------------
 
 
