@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check
+from evollm.demos.base import Chart, Progress, Result, check, setting
 
 
 @dataclass
@@ -30,11 +30,16 @@ class Config:
     """Settings of the ALiBi demo."""
 
     seed: int = 0
-    quick: bool = False
-    n_heads: int = 8  # heads of the attention layer the decay is measured in
-    d_head: int = 32  # query/key dimension per head
-    seq_len: int = 64  # tokens in the causal attention
-    heatmap_len: int = 16  # size of the bias matrix drawn as a heatmap
+    quick: bool = False  # set by --quick, which applies QUICK
+    n_heads: int = setting(
+        8, "heads of the attention layer the decay is measured in", low=1, high=256)
+    d_head: int = setting(32, "query/key dimension per head", low=1)
+    seq_len: int = setting(64, "tokens in the causal attention", low=2, high=4096)
+    heatmap_len: int = setting(16, "size of the bias matrix drawn as a heatmap", low=1, high=64)
+
+
+# --quick: a shorter sequence. Applied before --set, so --set wins.
+QUICK = {"seq_len": 32}
 
 
 def slopes(n_heads: int) -> list[float]:
@@ -79,8 +84,6 @@ def alibi_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray,
 def run(config: Config, progress: Progress | None = None) -> Result:
     rng = np.random.default_rng(config.seed)
     h, t, d = config.n_heads, config.seq_len, config.d_head
-    if config.quick:
-        t = min(t, 32)
 
     # 1. Slopes: 8 heads give exactly 1/2 ... 1/256 (the paper's example), and for every head
     #    count the rule matches its closed form, including the non-power-of-two ones.

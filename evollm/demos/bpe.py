@@ -26,7 +26,7 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
 @dataclass
@@ -34,11 +34,18 @@ class Config:
     """Settings of the BPE demo."""
 
     seed: int = 0  # unused: BPE training is deterministic (ties go to the first occurrence)
-    quick: bool = False  # fewer merges; same checks
-    merges: int = 512  # merges learned by the byte-level tokenizer (quick: 256)
-    sentencepiece_merges: int = 256  # merges of the SentencePiece-style tokenizer (quick: 128)
-    min_kb_bytes: int = 20_000  # below this much knowledge-base text, add evollm's docstrings
-    held_out_every: int = 10  # every n-th document is held out for the compression ratio
+    quick: bool = False  # set by --quick, which applies QUICK
+    merges: int = setting(512, "merges learned by the byte-level tokenizer", low=1)
+    sentencepiece_merges: int = setting(
+        256, "merges of the SentencePiece-style tokenizer", low=1)
+    min_kb_bytes: int = setting(
+        20_000, "below this much knowledge-base text, add evollm's docstrings", low=0)
+    held_out_every: int = setting(
+        10, "every n-th document is held out for the compression ratio", low=2)
+
+
+# --quick: fewer merges. Applied before --set, so --set wins.
+QUICK = {"merges": 256, "sentencepiece_merges": 128}
 
 
 # GPT-2's pre-tokenizer splits text into chunks (contractions, words with their leading space,
@@ -324,8 +331,7 @@ def readable(token: bytes) -> str:
 
 def run(config: Config, progress: Progress | None = None) -> Result:
     report = progress or no_progress
-    n_merges = min(config.merges, 256) if config.quick else config.merges
-    n_sp = min(config.sentencepiece_merges, 128) if config.quick else config.sentencepiece_merges
+    n_merges, n_sp = config.merges, config.sentencepiece_merges
 
     # 1. The Wikipedia example (as in minbpe's tests): no pre-splitting, three merges.
     toy = ByteBPE.train("aaabdaaabac", 3, split=False)

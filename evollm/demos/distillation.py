@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
 @dataclass
@@ -31,22 +31,31 @@ class Config:
     """Sizes of the task and networks, and the distillation hyper-parameters."""
 
     seed: int = 0
-    quick: bool = False
-    n_classes: int = 10  # K
-    n_features: int = 20  # input dimension
-    clusters_per_class: int = 3  # each class is a mixture, so its boundary is not linear
-    cluster_spread: float = 1.0  # std of each cluster; sets how hard the task is
-    n_teacher_data: int = 10_000  # labelled examples the teacher trains on
-    n_student_data: int = 500  # the small data set of each student
-    n_test: int = 5000
-    teacher_hidden: int = 256
-    student_hidden: int = 32
-    teacher_steps: int = 1500  # Adam steps, minibatches of 256
-    student_steps: int = 500  # Adam steps, full batch
-    temperature: float = 2.0  # T of the soft targets (DistilBERT's script default)
-    soft_weight: float = 5.0  # weight of T^2 KL (DistilBERT's alpha_ce)
-    hard_weight: float = 2.0  # weight of the hard-label cross-entropy (DistilBERT's alpha_mlm)
-    repeats: int = 3  # student pairs (hard labels vs soft targets), each on a fresh small data set
+    quick: bool = False  # set by --quick, which applies QUICK
+    n_classes: int = setting(10, "K", low=2)
+    n_features: int = setting(20, "input dimension", low=1)
+    clusters_per_class: int = setting(
+        3, "each class is a mixture, so its boundary is not linear", low=1)
+    cluster_spread: float = setting(
+        1.0, "std of each cluster; sets how hard the task is", above=0.0)
+    n_teacher_data: int = setting(10_000, "labelled examples the teacher trains on", low=1)
+    n_student_data: int = setting(500, "the small data set of each student", low=2)
+    n_test: int = setting(5000, "n test", low=1)
+    teacher_hidden: int = setting(256, "teacher hidden", low=1)
+    student_hidden: int = setting(32, "student hidden", low=1)
+    teacher_steps: int = setting(1500, "Adam steps, minibatches of 256", low=1)
+    student_steps: int = setting(500, "Adam steps, full batch", low=1)
+    temperature: float = setting(
+        2.0, "T of the soft targets (DistilBERT's script default)", low=0.1, high=1000.0)
+    soft_weight: float = setting(5.0, "weight of T^2 KL (DistilBERT's alpha_ce)", low=0.0)
+    hard_weight: float = setting(
+        2.0, "weight of the hard-label cross-entropy (DistilBERT's alpha_mlm)", low=0.0)
+    repeats: int = setting(
+        3, "student pairs (hard labels vs soft targets), each on a fresh small data set", low=1)
+
+
+# --quick: fewer training steps. Applied before --set, so --set wins.
+QUICK = {"teacher_steps": 600, "student_steps": 300, "n_test": 2000}
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
@@ -190,8 +199,6 @@ def backprop_check(rng, config: Config, h: float = 1e-6) -> float:
 
 def run(config: Config, progress: Progress | None = None) -> Result:
     progress = progress or no_progress
-    if config.quick:
-        config = Config(**{**config.__dict__, "teacher_steps": 600, "student_steps": 300, "n_test": 2000})
     rng = np.random.default_rng(config.seed)
     fd_error, limit_error, norms = gradient_checks(rng, config)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
 @dataclass
@@ -27,14 +27,19 @@ class Config:
     """Hyper-parameters of the preference data and of DPO."""
 
     seed: int = 0
-    quick: bool = False
-    n_prompts: int = 50  # prompts x
-    n_responses: int = 8  # candidate responses y per prompt
-    n_features: int = 16  # F: features phi(x, y) of the log-linear policy
-    n_pairs: int = 2000  # preference pairs (x, y_w, y_l)
-    beta: float = 0.1  # KL strength of eq. 3 (the paper's and TRL's default)
-    steps: int = 300  # full-batch gradient-descent steps
-    learning_rate: float = 0.1  # step size, in units of 1 / (largest curvature of the loss)
+    quick: bool = False  # set by --quick, which applies QUICK
+    n_prompts: int = setting(50, "prompts x", low=1)
+    n_responses: int = setting(8, "candidate responses y per prompt", low=3)
+    n_features: int = setting(16, "F: features phi(x, y) of the log-linear policy", low=1)
+    n_pairs: int = setting(2000, "preference pairs (x, y_w, y_l)", low=2)
+    beta: float = setting(0.1, "KL strength of eq. 3 (the paper's and TRL's default)", above=0.0)
+    steps: int = setting(300, "full-batch gradient-descent steps", low=1)
+    learning_rate: float = setting(
+        0.1, "step size, in units of 1 / (largest curvature of the loss)", above=0.0)
+
+
+# --quick: fewer steps. Applied before --set, so --set wins.
+QUICK = {"steps": 100}
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -92,8 +97,6 @@ def per_prompt_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def run(config: Config, progress: Progress | None = None) -> Result:
     progress = progress or no_progress
-    if config.quick:
-        config = Config(**{**config.__dict__, "steps": 100})
     rng = np.random.default_rng(config.seed)
     P, Y, F, beta = config.n_prompts, config.n_responses, config.n_features, config.beta
 

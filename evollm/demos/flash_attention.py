@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
 @dataclass
@@ -34,13 +34,20 @@ class Config:
     """Settings of the FlashAttention demo."""
 
     seed: int = 0
-    quick: bool = False
-    n: int = 1024  # sequence length N of the exactness checks
-    d: int = 64  # head dimension d
-    sram: int = 16384  # on-chip memory M, in elements (64 KiB of float32)
-    sweep_n: int = 2048  # traffic sweeps: N = sweep_n/4 .. 2 sweep_n, and the N of the M, d sweeps
-    sweep_d: int = 64  # traffic sweeps: d = sweep_d/2 .. 2 sweep_d, and the d of the N, M sweeps
-    sweep_sram: int = 16384  # traffic sweeps: M = sweep_sram/2 .. 4 sweep_sram, and the M otherwise
+    quick: bool = False  # set by --quick, which applies QUICK
+    n: int = setting(1024, "sequence length N of the exactness checks", low=2)
+    d: int = setting(64, "head dimension d", low=1)
+    sram: int = setting(16384, "on-chip memory M, in elements (64 KiB of float32)", low=8)
+    sweep_n: int = setting(
+        2048, "traffic sweeps: N = sweep_n/4 .. 2 sweep_n, and the N of the M, d sweeps", low=16)
+    sweep_d: int = setting(
+        64, "traffic sweeps: d = sweep_d/2 .. 2 sweep_d, and the d of the N, M sweeps", low=2)
+    sweep_sram: int = setting(
+        16384, "traffic sweeps: M = sweep_sram/2 .. 4 sweep_sram, and the M otherwise", low=64)
+
+
+# --quick: shorter sequences and smaller sweeps. Applied before --set, so --set wins.
+QUICK = {"n": 512, "sweep_n": 1024, "sweep_d": 32, "sweep_sram": 4096}
 
 
 class TwoLevelMemory:
@@ -207,8 +214,6 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     rng = np.random.default_rng(config.seed)
     report = progress or no_progress
     n, d, sram = config.n, config.d, config.sram
-    if config.quick:
-        n = min(n, 512)
 
     # 1. Exactness: both loop orders against Algorithm 0, float32 and float64, causal or not.
     errors: dict[str, float] = {}
@@ -231,8 +236,6 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     #    at a time, with M at most about N d / 4, so that the N d term of reading Q, K, V and
     #    writing O stays small next to the N^2 d^2 / M one (the theorem assumes M <= N d).
     big_n, sd, sm = config.sweep_n, config.sweep_d, config.sweep_sram
-    if config.quick:
-        big_n, sd, sm = 1024, 32, 4096
     ns = [big_n // 4, big_n // 2, big_n, big_n * 2]
     ms = [sm // 2, sm, sm * 2, sm * 4]
     ds = [sd // 2, sd, sd * 2]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
 @dataclass
@@ -31,13 +31,20 @@ class Config:
     """Settings of the GPTQ demo."""
 
     seed: int = 0
-    quick: bool = False  # a smaller layer; same checks
-    d_out: int = 768  # rows of W (quick: 192)
-    d_in: int = 768  # columns of W, the width of the layer's input (quick: 192)
-    samples: int = 4096  # calibration inputs (quick: 1024)
-    bits: tuple = (4, 3, 2)  # bit widths compared (4 and 3 are checked)
-    block: int = 128  # columns per lazy batch (Step 2)
-    percdamp: float = 0.01  # dampening: add 1% of the mean diagonal of H (the reference default)
+    quick: bool = False  # set by --quick, which applies QUICK
+    d_out: int = setting(768, "rows of W", low=1)
+    d_in: int = setting(768, "columns of W, the width of the layer's input", low=1)
+    samples: int = setting(4096, "calibration inputs", low=1)
+    bits: tuple[int, ...] = setting(
+        (4, 3, 2), "bit widths compared (4 and 3 are checked)", low=2, high=8)
+    block: int = setting(128, "columns per lazy batch (Step 2)", low=1)
+    percdamp: float = setting(
+        0.01, "dampening: add 1% of the mean diagonal of H (the reference default)",
+        above=0.0, high=1.0)
+
+
+# --quick: a smaller layer. Applied before --set, so --set wins.
+QUICK = {"d_out": 192, "d_in": 192, "samples": 1024}
 
 
 def grid(w: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -149,8 +156,6 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     report = progress or no_progress
     rng = np.random.default_rng(config.seed)
     d_out, d_in, n = config.d_out, config.d_in, config.samples
-    if config.quick:
-        d_out, d_in, n = min(d_out, 192), min(d_in, 192), min(n, 1024)
     w = rng.normal(0.0, 1.0 / np.sqrt(d_in), (d_out, d_in))  # (d_out, d_in)
     x = calibration_inputs(rng, d_in, n)  # (d_in, n)
     h = 2.0 * x @ x.T  # (d_in, d_in) Hessian of the layer-wise squared error

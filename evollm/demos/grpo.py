@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 N_QUESTIONS = 100  # all pairs (a, b) with a, b in 0..9
 VOCAB = 10  # digit tokens
@@ -33,16 +33,24 @@ class Config:
     """Hyper-parameters of GRPO (DeepSeekMath Sec. 4.2 values where they apply)."""
 
     seed: int = 0
-    quick: bool = False
-    group_size: int = 64  # G: answers sampled per question (the paper's 64)
-    questions_per_step: int = 16  # 16 x 64 = 1024 answers per step, the paper's batch size
-    steps: int = 400  # exploration stages (sample, then update)
-    inner_updates: int = 2  # mu: policy updates per sampled batch (the ratio leaves 1 after the first)
-    clip_eps: float = 0.2  # epsilon of the clipped ratio
-    kl_coef: float = 0.04  # beta, the paper's KL coefficient
-    learning_rate: float = 50.0  # plain gradient-ascent step on J (J averages over the 1024 answers)
-    snapshot_step: int = 60  # the ablations start from the policy after this many steps
-    ablation_updates: int = 10  # updates on one batch in the clip and KL ablations
+    quick: bool = False  # set by --quick, which applies QUICK
+    group_size: int = setting(64, "G: answers sampled per question (the paper's 64)", low=2)
+    questions_per_step: int = setting(
+        16, "16 x 64 = 1024 answers per step, the paper's batch size", low=1, high=100)
+    steps: int = setting(400, "exploration stages (sample, then update)", low=1)
+    inner_updates: int = setting(
+        2, "mu: policy updates per sampled batch (the ratio leaves 1 after the first)", low=1)
+    clip_eps: float = setting(0.2, "epsilon of the clipped ratio", above=0.0, below=1.0)
+    kl_coef: float = setting(0.04, "beta, the paper's KL coefficient", low=0.0)
+    learning_rate: float = setting(
+        50.0, "plain gradient-ascent step on J (J averages over the 1024 answers)", above=0.0)
+    snapshot_step: int = setting(
+        60, "the ablations start from the policy after this many steps", low=0)
+    ablation_updates: int = setting(10, "updates on one batch in the clip and KL ablations", low=1)
+
+
+# --quick: fewer steps. Applied before --set, so --set wins.
+QUICK = {"steps": 250}
 
 
 def targets() -> np.ndarray:
@@ -228,8 +236,6 @@ def train(config: Config, rng, progress: Progress):
 
 def run(config: Config, progress: Progress | None = None) -> Result:
     progress = progress or no_progress
-    if config.quick:
-        config = Config(**{**config.__dict__, "steps": 250})
     rng = np.random.default_rng(config.seed)
     answers = targets()
     initial_sampled, _, _ = evaluate(np.zeros((N_CONTEXTS, VOCAB)), np.zeros((N_CONTEXTS, VOCAB)), answers)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
 @dataclass
@@ -35,15 +35,17 @@ class Config:
 
     seed: int = 0
     quick: bool = False  # see QUICK
-    n_layers: int = 4  # decoder blocks
-    d_model: int = 128  # model width
-    n_heads: int = 4  # H query heads; d_head = d_model / H
-    n_groups: int = 2  # G key/value heads of the GQA variant (MQA has 1, MHA has H)
-    vocab: int = 256  # vocabulary size
-    prompt_len: int = 16  # random prompt tokens
-    new_tokens: int = 200  # greedily decoded tokens
-    timing_repeats: int = 3  # cached decoding: each step's time (shown, not checked) is the best of this many
-    pooling_noise: float = 0.5  # heads of one group differ by this much in the pooling check
+    n_layers: int = setting(4, "decoder blocks", low=1)
+    d_model: int = setting(128, "model width", low=1)
+    n_heads: int = setting(4, "H query heads; d_head = d_model / H", low=1)
+    n_groups: int = setting(2, "G key/value heads of the GQA variant (MQA has 1, MHA has H)", low=1)
+    vocab: int = setting(256, "vocabulary size", low=2)
+    prompt_len: int = setting(16, "random prompt tokens", low=1)
+    new_tokens: int = setting(200, "greedily decoded tokens", low=2)
+    timing_repeats: int = setting(
+        3, "cached decoding: each step's time (shown, not checked) is the best of this many", low=1)
+    pooling_noise: float = setting(
+        0.5, "heads of one group differ by this much in the pooling check", low=0.0)
 
 
 # --quick: fewer tokens, one timing run; applied before --set, so --set wins.

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
 @dataclass
@@ -27,15 +27,20 @@ class Config:
     """Hyper-parameters of the layer, the task and the LoRA fit (PEFT defaults where they exist)."""
 
     seed: int = 0
-    quick: bool = False
-    d_out: int = 256  # d: rows of W0
-    d_in: int = 256  # k: columns of W0
-    true_rank: int = 4  # rank of the task's update dW
-    ranks: tuple[int, ...] = (1, 2, 4, 8)  # LoRA ranks r to fit
-    lora_alpha: float = 8.0  # alpha: the update is scaled by alpha / r (PEFT default 8)
-    n_samples: int = 512  # fine-tuning inputs x
-    steps: int = 300  # Adam steps per rank
-    learning_rate: float = 0.03  # Adam step size, cosine-decayed to 0
+    quick: bool = False  # set by --quick, which applies QUICK
+    d_out: int = setting(256, "d: rows of W0", low=1)
+    d_in: int = setting(256, "k: columns of W0", low=1)
+    true_rank: int = setting(4, "rank of the task's update dW", low=1)
+    ranks: tuple[int, ...] = setting((1, 2, 4, 8), "LoRA ranks r to fit", low=1)
+    lora_alpha: float = setting(
+        8.0, "alpha: the update is scaled by alpha / r (PEFT default 8)", above=0.0)
+    n_samples: int = setting(512, "fine-tuning inputs x", low=1)
+    steps: int = setting(300, "Adam steps per rank", low=1)
+    learning_rate: float = setting(0.03, "Adam step size, cosine-decayed to 0", above=0.0)
+
+
+# --quick: two ranks, one below and one at the true rank. Applied before --set, so --set wins.
+QUICK = {"ranks": (2, 4)}
 
 
 def adapter_forward(X, W0, A, B, scale):
@@ -112,8 +117,6 @@ def fit_adapter(rng, X, Y, W0, r, config: Config):
 
 def run(config: Config, progress: Progress | None = None) -> Result:
     progress = progress or no_progress
-    if config.quick:
-        config = Config(**{**config.__dict__, "ranks": (2, 4)})
     rng = np.random.default_rng(config.seed)
     d, k, q = config.d_out, config.d_in, config.true_rank
 

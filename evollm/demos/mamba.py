@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
 @dataclass
@@ -32,15 +32,21 @@ class Config:
     """Sizes of the S6 layer and of the token sequence (mamba_simple defaults where they apply)."""
 
     seed: int = 0
-    quick: bool = False
-    d_inner: int = 8  # D: channels, each with its own diagonal SSM
-    d_state: int = 16  # N: state size per channel (Mamba default 16)
-    seq_len: int = 512  # T: tokens in the random sequence of check (1)
-    vocab: int = 12  # content tokens of the filler experiment
-    n_content: int = 24  # content tokens in the filler experiment
-    filler_fraction: float = 0.5  # share of filler tokens once they are mixed in
-    dt_min: float = 0.001  # Delta is initialised log-uniform in [dt_min, dt_max]
-    dt_max: float = 0.1
+    quick: bool = False  # set by --quick, which applies QUICK
+    d_inner: int = setting(8, "D: channels, each with its own diagonal SSM", low=1)
+    d_state: int = setting(16, "N: state size per channel (Mamba default 16)", low=1)
+    seq_len: int = setting(512, "T: tokens in the random sequence of check (1)", low=1)
+    vocab: int = setting(12, "content tokens of the filler experiment", low=1)
+    n_content: int = setting(24, "content tokens in the filler experiment", low=1)
+    filler_fraction: float = setting(
+        0.5, "share of filler tokens once they are mixed in", above=0.0, below=1.0)
+    dt_min: float = setting(
+        0.001, "Delta is initialised log-uniform in [dt_min, dt_max]", above=0.0)
+    dt_max: float = setting(0.1, "dt max", above=0.0)
+
+
+# --quick: a shorter sequence. Applied before --set, so --set wins.
+QUICK = {"seq_len": 128}
 
 
 def softplus(z: np.ndarray) -> np.ndarray:
@@ -115,8 +121,6 @@ class S6:
 
 def run(config: Config, progress: Progress | None = None) -> Result:
     progress = progress or no_progress
-    if config.quick:
-        config = Config(**{**config.__dict__, "seq_len": 128})
     rng = np.random.default_rng(config.seed)
     layer = S6(rng, config)
     d = config.d_inner

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
 @dataclass
@@ -31,20 +31,21 @@ class Config:
 
     seed: int = 0
     quick: bool = False  # see QUICK
-    n_experts: int = 8  # E, also the number of hidden regimes in the data
-    k: int = 2  # experts per token (Shazeer's top-k)
-    d_in: int = 16  # input width
-    d_out: int = 4  # output width
-    expert_hidden: int = 8  # hidden units of one expert; the dense baseline gets k times as many
-    n_train: int = 4096  # training examples
-    n_test: int = 2048  # held-out examples
-    steps: int = 3000  # Adam steps
-    batch: int = 256  # examples per step
-    lr: float = 1e-2  # Adam learning rate
-    w_importance: float = 0.1  # weight of the importance loss (paper: 0.1)
-    w_load: float = 0.1  # weight of the load loss (paper: 0.1)
-    switch_alpha: float = 5e-2  # Switch auxiliary-loss weight (paper: 1e-2; this toy router
-    # needs 5e-2 to leave an expert that serves two regimes while another idles)
+    n_experts: int = setting(8, "E, also the number of hidden regimes in the data", low=2)
+    k: int = setting(2, "experts per token (Shazeer's top-k)", low=1)
+    d_in: int = setting(16, "input width", low=1)
+    d_out: int = setting(4, "output width", low=1)
+    expert_hidden: int = setting(
+        8, "hidden units of one expert; the dense baseline gets k times as many", low=1)
+    n_train: int = setting(4096, "training examples", low=1)
+    n_test: int = setting(2048, "held-out examples", low=1)
+    steps: int = setting(3000, "Adam steps", low=1)
+    batch: int = setting(256, "examples per step", low=1)
+    lr: float = setting(1e-2, "Adam learning rate", above=0.0)
+    w_importance: float = setting(0.1, "weight of the importance loss (paper: 0.1)", low=0.0)
+    w_load: float = setting(0.1, "weight of the load loss (paper: 0.1)", low=0.0)
+    switch_alpha: float = setting(
+        5e-2, "Switch auxiliary-loss weight (paper: 1e-2; this toy router needs 5e-2)", low=0.0)
 
 
 # --quick: fewer steps and samples, same checks; applied before --set, so --set wins.

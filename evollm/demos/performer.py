@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
 @dataclass
@@ -32,13 +32,15 @@ class Config:
 
     seed: int = 0
     quick: bool = False  # no effect: the full run is already fast
-    seq_len: int = 512  # L: queries and keys
-    d_head: int = 16  # d: head dimension
-    input_std: float = 0.5  # std of the entries of q and k
-    features: tuple[int, ...] = (16, 64, 256, 1024)  # m values of the sweep
-    draws: int = 8  # independent feature draws per m
-    compare_draws: int = 100  # feature draws for the orthogonal vs i.i.d. comparison
-    unbiased_draws: int = 1600  # feature draws (m = d) averaged for the unbiasedness check
+    seq_len: int = setting(512, "L: queries and keys", low=1)
+    d_head: int = setting(16, "d: head dimension", low=1)
+    input_std: float = setting(0.5, "std of the entries of q and k", above=0.0)
+    features: tuple[int, ...] = setting((16, 64, 256, 1024), "m values of the sweep", low=1)
+    draws: int = setting(8, "independent feature draws per m", low=1)
+    compare_draws: int = setting(
+        100, "feature draws for the orthogonal vs i.i.d. comparison", low=1)
+    unbiased_draws: int = setting(
+        1600, "feature draws (m = d) averaged for the unbiasedness check", low=2)
 
 
 def orthogonal_features(rng, m: int, d: int, orthogonal: bool = True) -> np.ndarray:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 import gymnasium as gym
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
 @dataclass
@@ -40,30 +40,38 @@ class Config:
 
     seed: int = 0
     quick: bool = False  # see QUICK
-    total_timesteps: int = 500_000  # step budget, and the horizon of the learning-rate anneal
-    learning_rate: float = 2.5e-4  # Adam step size at the start
-    anneal_lr: bool = True  # decay the learning rate linearly to 0 over total_timesteps
-    num_envs: int = 4  # parallel environments
-    num_steps: int = 128  # steps per environment per rollout (batch = 512)
-    gamma: float = 0.99  # discount
-    gae_lambda: float = 0.95  # GAE lambda (Eq. 11)
-    num_minibatches: int = 4  # minibatches per epoch (128 samples each)
-    update_epochs: int = 4  # epochs over each batch (K in Algorithm 1)
-    norm_adv: bool = True  # normalize advantages per minibatch
-    clip_coef: float = 0.2  # epsilon of Eq. 7, also used to clip the value loss
-    clip_vloss: bool = True  # clip the value function's change as well
-    ent_coef: float = 0.01  # c2 of Eq. 9
-    vf_coef: float = 0.5  # c1 of Eq. 9
-    max_grad_norm: float = 0.5  # global gradient-norm clip over actor and critic
-    adam_eps: float = 1e-5  # Adam epsilon (CleanRL's, not torch's default 1e-8)
-    hidden: int = 64  # width of both hidden layers of actor and critic
-    max_timesteps: int = 500_000  # stop here if not solved (CartPole-v1 within 500k steps)
-    target_return: float = 475.0  # CartPole-v1's reward threshold ...
-    solved_window: int = 100  # ... reached by the mean return of this many last training episodes
-    ablation_epochs: int = 20  # clip ablation: epochs on one batch, with and without the clip
-    ablation_lr: float = 1e-3  # clip ablation: Adam step size (4x the usual, to show the clip work)
-    grad_check_samples: int = 16  # batch size of the finite-difference gradient check
-    grad_check_fraction: float = 1.0  # share of parameters checked (--quick checks 0.25)
+    total_timesteps: int = setting(
+        500_000, "step budget, and the horizon of the learning-rate anneal", low=1)
+    learning_rate: float = setting(2.5e-4, "Adam step size at the start", above=0.0)
+    anneal_lr: bool = setting(True, "decay the learning rate linearly to 0 over total_timesteps")
+    num_envs: int = setting(4, "parallel environments", low=1)
+    num_steps: int = setting(128, "steps per environment per rollout (batch = 512)", low=1)
+    gamma: float = setting(0.99, "discount", low=0.0, high=1.0)
+    gae_lambda: float = setting(0.95, "GAE lambda (Eq. 11)", low=0.0, high=1.0)
+    num_minibatches: int = setting(4, "minibatches per epoch (128 samples each)", low=1)
+    update_epochs: int = setting(4, "epochs over each batch (K in Algorithm 1)", low=1)
+    norm_adv: bool = setting(True, "normalize advantages per minibatch")
+    clip_coef: float = setting(0.2, "epsilon of Eq. 7, also used to clip the value loss", above=0.0)
+    clip_vloss: bool = setting(True, "clip the value function's change as well")
+    ent_coef: float = setting(0.01, "c2 of Eq. 9", low=0.0)
+    vf_coef: float = setting(0.5, "c1 of Eq. 9", low=0.0)
+    max_grad_norm: float = setting(
+        0.5, "global gradient-norm clip over actor and critic", above=0.0)
+    adam_eps: float = setting(1e-5, "Adam epsilon (CleanRL's, not torch's default 1e-8)", above=0.0)
+    hidden: int = setting(64, "width of both hidden layers of actor and critic", low=1)
+    max_timesteps: int = setting(
+        500_000, "stop here if not solved (CartPole-v1 within 500k steps)", low=1)
+    target_return: float = setting(475.0, "CartPole-v1's reward threshold ...", low=0.0, high=500.0)
+    solved_window: int = setting(
+        100, "... reached by the mean return of this many last training episodes", low=1)
+    ablation_epochs: int = setting(
+        20, "clip ablation: epochs on one batch, with and without the clip", low=1)
+    ablation_lr: float = setting(
+        1e-3, "clip ablation: Adam step size (4x the usual, to show the clip work)", above=0.0)
+    grad_check_samples: int = setting(
+        16, "batch size of the finite-difference gradient check", low=2)
+    grad_check_fraction: float = setting(
+        1.0, "share of parameters checked", above=0.0, high=1.0)
 
 
 # --quick: a smaller budget and bar (solving CartPole takes about 250k steps), fewer gradient

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
 @dataclass
@@ -26,15 +26,23 @@ class Config:
     """Hyper-parameters of the synthetic preference data and of the fit."""
 
     seed: int = 0
-    quick: bool = False
-    n_features: int = 8  # F: per-step observation features
-    segment_len: int = 25  # k: steps per segment (the paper's clips are 1-2 s of behaviour)
-    n_train: int = 3000  # labelled segment pairs used for fitting
-    n_test: int = 1000  # held-out segment pairs
-    reward_std: float = 0.2  # std of the true per-step reward; sets how noisy the oracle is
-    random_answer: float = 0.1  # the paper's assumed 10% chance that the answer is uniform
-    steps: int = 500  # full-batch gradient-descent steps
-    learning_rate: float = 0.5  # step size, in units of 1 / (largest curvature of the loss)
+    quick: bool = False  # set by --quick, which applies QUICK
+    n_features: int = setting(8, "F: per-step observation features", low=1)
+    segment_len: int = setting(
+        25, "k: steps per segment (the paper's clips are 1-2 s of behaviour)", low=1)
+    n_train: int = setting(3000, "labelled segment pairs used for fitting", low=2)
+    n_test: int = setting(1000, "held-out segment pairs", low=2)
+    reward_std: float = setting(
+        0.2, "std of the true per-step reward; sets how noisy the oracle is", above=0.0)
+    random_answer: float = setting(
+        0.1, "the paper's assumed 10% chance that the answer is uniform", low=0.0, below=1.0)
+    steps: int = setting(500, "full-batch gradient-descent steps", low=1)
+    learning_rate: float = setting(
+        0.5, "step size, in units of 1 / (largest curvature of the loss)", above=0.0)
+
+
+# --quick: fewer pairs and steps. Applied before --set, so --set wins.
+QUICK = {"n_train": 1000, "n_test": 500, "steps": 200}
 
 
 def make_segments(rng: np.random.Generator, n_pairs: int, length: int, n_features: int) -> np.ndarray:
@@ -105,8 +113,6 @@ def fit_reward(diff: np.ndarray, mu: np.ndarray, config: Config, progress: Progr
 
 def run(config: Config, progress: Progress | None = None) -> Result:
     progress = progress or no_progress
-    if config.quick:
-        config = Config(**{**config.__dict__, "n_train": 1000, "n_test": 500, "steps": 200})
     rng = np.random.default_rng(config.seed)
     F, k = config.n_features, config.segment_len
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check
+from evollm.demos.base import Chart, Progress, Result, check, setting
 
 
 @dataclass
@@ -27,13 +27,17 @@ class Config:
     """Settings of the RoPE demo."""
 
     seed: int = 0
-    quick: bool = False
-    d: int = 64  # head dimension (even)
-    base: float = 10000.0  # theta_i = base^(-2i/d), Eq. 15
-    n_vectors: int = 32  # random (q, k) pairs whose scores are checked
-    max_position: int = 4096  # largest absolute position tried
-    decay_d: int = 128  # head dimension of the long-term decay curve (Sec. 3.4.3)
-    decay_max_distance: int = 256  # relative distances 0..this in the decay curve
+    quick: bool = False  # set by --quick, which applies QUICK
+    d: int = setting(64, "head dimension (even)", low=2)
+    base: float = setting(10000.0, "theta_i = base^(-2i/d), Eq. 15", above=1.0)
+    n_vectors: int = setting(32, "random (q, k) pairs whose scores are checked", low=1)
+    max_position: int = setting(4096, "largest absolute position tried", low=1)
+    decay_d: int = setting(128, "head dimension of the long-term decay curve (Sec. 3.4.3)", low=2)
+    decay_max_distance: int = setting(256, "relative distances 0..this in the decay curve", low=1)
+
+
+# --quick: fewer vectors and positions. Applied before --set, so --set wins.
+QUICK = {"n_vectors": 8, "max_position": 1024}
 
 
 def frequencies(d: int, base: float) -> np.ndarray:
@@ -131,10 +135,10 @@ def decay_bound(d: int, base: float, max_distance: int) -> np.ndarray:
 def run(config: Config, progress: Progress | None = None) -> Result:
     rng = np.random.default_rng(config.seed)
     d, base = config.d, config.base
-    n = 8 if config.quick else config.n_vectors
+    n = config.n_vectors
     q = rng.standard_normal((n, d))  # (B, d)
     k = rng.standard_normal((n, d))  # (B, d)
-    top = 1024 if config.quick else config.max_position
+    top = config.max_position
     positions = np.unique(np.concatenate([[0, 1, 5, 17, 100], rng.integers(0, top, 6), [top]]))
     offsets = np.array([0, 1, 5, 37, 100])
 

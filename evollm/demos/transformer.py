@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check
+from evollm.demos.base import Chart, Progress, Result, check, setting
 
 
 @dataclass
@@ -30,13 +30,17 @@ class Config:
     """Settings of the attention demo."""
 
     seed: int = 0
-    quick: bool = False
-    d_model: int = 64  # model width
-    n_heads: int = 8  # h; d_k = d_v = d_model / h (Sec. 3.2.2)
-    seq_len: int = 16  # tokens per sequence
-    batch: int = 2  # sequences per batch
-    scale_samples: int = 20000  # (q, k) pairs per d_k for the logit-scale check
-    softmax_keys: int = 64  # keys per softmax when measuring saturation
+    quick: bool = False  # set by --quick, which applies QUICK
+    d_model: int = setting(64, "model width", low=1)
+    n_heads: int = setting(8, "h; d_k = d_v = d_model / h (Sec. 3.2.2)", low=1)
+    seq_len: int = setting(16, "tokens per sequence", low=2)
+    batch: int = setting(2, "sequences per batch", low=1)
+    scale_samples: int = setting(20000, "(q, k) pairs per d_k for the logit-scale check", low=1)
+    softmax_keys: int = setting(64, "keys per softmax when measuring saturation", low=2)
+
+
+# --quick: fewer samples. Applied before --set, so --set wins.
+QUICK = {"scale_samples": 4096}
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -171,7 +175,7 @@ def run(config: Config, progress: Progress | None = None) -> Result:
 
     # 4. The 1/sqrt(d_k) scaling (Sec. 3.2.1): logit std ~ 1 for every d_k, ~ sqrt(d_k) without.
     d_ks = [16, 64, 256]
-    samples = 4096 if config.quick else config.scale_samples
+    samples = config.scale_samples
     scale = logit_scale(rng, d_ks, samples, config.softmax_keys)
     scaled_dev = max(abs(s - 1) for s in scale["scaled_std"])
     raw_growth = scale["raw_std"][-1] / scale["raw_std"][0]  # sqrt(256 / 16) = 4 expected

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
 @dataclass
@@ -33,18 +33,25 @@ class Config:
     """Settings of the ZeRO demo; `params`, `ranks` and `k` drive the memory calculator."""
 
     seed: int = 0
-    quick: bool = False  # fewer steps and rank counts; same checks
-    params: float = 7.5e9  # calculator: model size Psi (the paper's example: 7.5B)
-    ranks: int = 64  # calculator: data-parallel degree N_d (the paper's example: 64)
-    k: int = 12  # calculator: optimizer bytes per parameter (mixed-precision Adam: 12)
-    rank_counts: tuple = (2, 4, 8)  # simulated N_d (quick: 2 and 4)
-    steps: int = 20  # Adam steps of the simulated training (quick: 8)
-    d_in: int = 64  # MLP input width
-    hidden: int = 192  # MLP hidden width (Psi = 52,624, divisible by 8)
-    d_out: int = 16  # MLP output width
-    global_batch: int = 64  # examples per step, split evenly across the ranks
-    lr: float = 1e-3  # Adam learning rate
-    loss_scale: float = 1024.0  # static loss scale for the fp16 gradients
+    quick: bool = False  # set by --quick, which applies QUICK
+    params: float = setting(
+        7.5e9, "calculator: model size Psi (the paper's example: 7.5B)", low=1.0)
+    ranks: int = setting(
+        64, "calculator: data-parallel degree N_d (the paper's example: 64)", low=1)
+    k: int = setting(
+        12, "calculator: optimizer bytes per parameter (mixed-precision Adam: 12)", low=0)
+    rank_counts: tuple[int, ...] = setting((2, 4, 8), "simulated N_d", low=1)
+    steps: int = setting(20, "Adam steps of the simulated training", low=1)
+    d_in: int = setting(64, "MLP input width", low=1)
+    hidden: int = setting(192, "MLP hidden width (Psi = 52,624, divisible by 8)", low=1)
+    d_out: int = setting(16, "MLP output width", low=1)
+    global_batch: int = setting(64, "examples per step, split evenly across the ranks", low=1)
+    lr: float = setting(1e-3, "Adam learning rate", above=0.0)
+    loss_scale: float = setting(1024.0, "static loss scale for the fp16 gradients", above=0.0)
+
+
+# --quick: fewer steps and rank counts. Applied before --set, so --set wins.
+QUICK = {"rank_counts": (2, 4), "steps": 8}
 
 
 STAGES = ("dp", "os", "os+g", "os+g+p")  # plain data parallel, then ZeRO stages 1, 2, 3
@@ -227,11 +234,7 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     report = progress or no_progress
     cfg = config
     rng = np.random.default_rng(cfg.seed)
-    rank_counts = cfg.rank_counts
-    if cfg.quick:
-        rank_counts = tuple(n for n in rank_counts if n <= 4) or (2,)
-    steps = min(cfg.steps, 8) if cfg.quick else cfg.steps
-    cfg = Config(**{**cfg.__dict__, "steps": steps})
+    rank_counts, steps = cfg.rank_counts, cfg.steps
 
     shapes = layer_shapes(cfg)
     init = np.concatenate([rng.normal(0, 1 / np.sqrt(s[0]), s).ravel() if len(s) == 2

@@ -100,3 +100,20 @@ def demos_table(specs) -> Table:
     for spec in specs:
         table.add_row(spec.name, spec.entry, spec.shows, spec.checks, f"~{spec.typical_seconds:g} s")
     return table
+
+
+def settings_table(name: str, rows: list[dict]) -> Table:
+    """A demo's settings: what `--set KEY=VALUE` accepts."""
+    table = Table(title=f"Settings of {name} (--set KEY=VALUE; --quick uses the Quick column)",
+                  header_style="bold", title_style="bold")
+    table.add_column("Setting", style="bold", no_wrap=True)
+    table.add_column("Type", no_wrap=True)
+    table.add_column("Default", overflow="fold")
+    table.add_column("Quick", overflow="fold")
+    table.add_column("Accepted", overflow="fold")
+    table.add_column("Meaning", overflow="fold")
+    for row in rows:
+        quick = "" if row["quick"] == row["default"] else _fmt(row["quick"])
+        table.add_row(Text(row["name"]), row["type"], Text(_fmt(row["default"])), Text(quick),
+                      Text(row["range"]), Text(row["meaning"]))
+    return table
