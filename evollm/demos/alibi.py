@@ -157,3 +157,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
               "heatmap", matrix=[[float(x) for x in row] for row in np.exp(bias[0, :n, :n])]),
     ]
     return Result(checks=checks, metrics=metrics, charts=charts)
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

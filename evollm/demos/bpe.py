@@ -400,3 +400,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   x=[float(i) for i in range(len(lengths))], y=[float(n) for n in lengths]),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -220,3 +220,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   "line", x=[float(v) for v in np.log10(curve_n)], y=[float(v) for v in curve]),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

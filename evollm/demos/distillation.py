@@ -53,6 +53,10 @@ class Config:
     repeats: int = setting(
         3, "student pairs (hard labels vs soft targets), each on a fresh small data set", low=1)
 
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        return ([f"n_student_data: {self.n_student_data} exceeds n_teacher_data = {self.n_teacher_data}"]
+                if self.n_student_data > self.n_teacher_data else [])
 
 # --quick: fewer training steps. Applied before --set, so --set wins.
 QUICK = {"teacher_steps": 600, "student_steps": 300, "n_test": 2000}
@@ -252,3 +256,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   y=[teacher_accuracy, float(np.mean(hard)), float(np.mean(soft))]),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -174,3 +174,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   y=[float(v) for pair in zip(true_shown, implicit_shown) for v in pair]),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

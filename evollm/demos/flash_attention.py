@@ -312,3 +312,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
               y=[naive_big / 1e6] + [t.traffic / 1e6 for t in m_sweep] + [t / 1e6 for t in fa2_m]),
     ]
     return Result(checks=checks, metrics=metrics, charts=charts)
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -205,3 +205,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
         charts=[Chart("relative layer-output error ||WX - QX||^2 / ||WX||^2", "bars",
                       y=values, labels=labels)],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -48,6 +48,10 @@ class Config:
         60, "the ablations start from the policy after this many steps", low=0)
     ablation_updates: int = setting(10, "updates on one batch in the clip and KL ablations", low=1)
 
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        return ([f"snapshot_step: {self.snapshot_step} must be below steps = {self.steps}"]
+                if self.snapshot_step >= self.steps else [])
 
 # --quick: fewer steps. Applied before --set, so --set wins.
 QUICK = {"steps": 250}
@@ -314,3 +318,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
             Chart("fraction of groups with all-equal rewards (no signal)", "line", x=steps, y=history["zero_signal"]),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -47,6 +47,14 @@ class Config:
     pooling_noise: float = setting(
         0.5, "heads of one group differ by this much in the pooling check", low=0.0)
 
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        out = []
+        if self.d_model % self.n_heads:
+            out.append(f"n_heads: {self.n_heads} does not divide d_model = {self.d_model}")
+        if self.n_heads % self.n_groups:
+            out.append(f"n_groups: {self.n_groups} does not divide n_heads = {self.n_heads}")
+        return out
 
 # --quick: fewer tokens, one timing run; applied before --set, so --set wins.
 QUICK = {"new_tokens": 100, "timing_repeats": 1}
@@ -347,3 +355,9 @@ def noise_like(rng: np.random.Generator, w: np.ndarray) -> np.ndarray:
 
 def relative_error(x: np.ndarray, target: np.ndarray) -> float:
     return float(np.linalg.norm(x - target) / np.linalg.norm(target))
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -38,6 +38,16 @@ class Config:
     steps: int = setting(300, "Adam steps per rank", low=1)
     learning_rate: float = setting(0.03, "Adam step size, cosine-decayed to 0", above=0.0)
 
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        out, full = [], min(self.d_out, self.d_in)
+        if self.true_rank > full:
+            out.append(f"true_rank: {self.true_rank} exceeds min(d_out, d_in) = {full}")
+        if any(r > full for r in self.ranks):
+            out.append(f"ranks: every rank must be at most min(d_out, d_in) = {full}")
+        if max(self.ranks) < self.true_rank:
+            out.append(f"ranks: at least one rank must reach true_rank = {self.true_rank}")
+        return out
 
 # --quick: two ranks, one below and one at the true rank. Applied before --set, so --set wins.
 QUICK = {"ranks": (2, 4)}
@@ -181,3 +191,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   labels=[f"r = {r}" for r in config.ranks], y=[fractions[r] for r in config.ranks]),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

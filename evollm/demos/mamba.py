@@ -44,6 +44,10 @@ class Config:
         0.001, "Delta is initialised log-uniform in [dt_min, dt_max]", above=0.0)
     dt_max: float = setting(0.1, "dt max", above=0.0)
 
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        return ([f"dt_max: {self.dt_max} is below dt_min = {self.dt_min}"]
+                if self.dt_max < self.dt_min else [])
 
 # --quick: a shorter sequence. Applied before --set, so --set wins.
 QUICK = {"seq_len": 128}
@@ -203,3 +207,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   "heatmap", matrix=np.abs(M[:shown, :shown]).tolist()),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

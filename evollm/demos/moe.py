@@ -47,6 +47,10 @@ class Config:
     switch_alpha: float = setting(
         5e-2, "Switch auxiliary-loss weight (paper: 1e-2; this toy router needs 5e-2)", low=0.0)
 
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        return ([f"k: {self.k} must be below n_experts = {self.n_experts} (the load loss needs "
+                 "the (k+1)-th logit)"] if self.k >= self.n_experts else [])
 
 # --quick: fewer steps and samples, same checks; applied before --set, so --set wins.
 QUICK = {"steps": 500, "n_train": 2048, "n_test": 1024}
@@ -534,3 +538,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   y=[float(v) for v in load_switch], labels=labels),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

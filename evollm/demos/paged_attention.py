@@ -49,6 +49,20 @@ class Config:
         (50, 500), "output lengths, uniform (unknown to the scheduler)", low=1)
     requests: int = setting(1500, "requests served in part (b)", low=1)
 
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        out = []
+        for name in ("prompt_range", "output_range"):
+            value = getattr(self, name)
+            if len(value) != 2 or value[0] > value[1]:
+                out.append(f"{name}: expected two lengths LOW,HIGH with LOW <= HIGH; got {value}")
+        if not out and self.prompt_range[1] + self.output_range[1] > self.max_len:
+            out.append(f"max_len: {self.max_len} is shorter than the longest request "
+                       f"({self.prompt_range[1] + self.output_range[1]} tokens)")
+        if self.kv_capacity_tokens < self.max_len:
+            out.append(f"kv_capacity_tokens: {self.kv_capacity_tokens} holds less than one "
+                       f"max_len = {self.max_len} sequence")
+        return out
 
 # --quick: fewer steps and requests. Applied before --set, so --set wins.
 QUICK = {"decode_steps": 60, "requests": 400}
@@ -317,3 +331,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   labels=["max-length reservation", "paged"]),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -42,6 +42,10 @@ class Config:
     unbiased_draws: int = setting(
         1600, "feature draws (m = d) averaged for the unbiasedness check", low=2)
 
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        return (["features: give at least two different feature counts (the error's slope in m)"]
+                if len(set(self.features)) < 2 else [])
 
 def orthogonal_features(rng, m: int, d: int, orthogonal: bool = True) -> np.ndarray:
     """m random directions w, shape (m, d): blocks of d exactly orthogonal rows, each row rescaled to
@@ -177,3 +181,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   labels=[f"m = {m}" for m in config.features], y=errors),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -73,6 +73,15 @@ class Config:
     grad_check_fraction: float = setting(
         1.0, "share of parameters checked", above=0.0, high=1.0)
 
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        out, batch = [], self.num_envs * self.num_steps
+        if batch % self.num_minibatches:
+            out.append(f"num_minibatches: {self.num_minibatches} does not divide the batch "
+                       f"num_envs x num_steps = {batch}")
+        if self.max_timesteps < batch:
+            out.append(f"max_timesteps: {self.max_timesteps} is less than one batch ({batch} steps)")
+        return out
 
 # --quick: a smaller budget and bar (solving CartPole takes about 250k steps), fewer gradient
 # coordinates checked. Applied before --set, so --set wins.
@@ -547,3 +556,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
               y=[h["approx_kl"] for h in out.history]),
     ]
     return Result(checks=checks, metrics=metrics, charts=charts)
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -175,3 +175,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   y=[float(v) for pair in zip(w_true, w_hat) for v in pair]),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -35,6 +35,10 @@ class Config:
     decay_d: int = setting(128, "head dimension of the long-term decay curve (Sec. 3.4.3)", low=2)
     decay_max_distance: int = setting(256, "relative distances 0..this in the decay curve", low=1)
 
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        return [f"{name}: {value} is odd; RoPE rotates pairs, so it must be even"
+                for name, value in (("d", self.d), ("decay_d", self.decay_d)) if value % 2]
 
 # --quick: fewer vectors and positions. Applied before --set, so --set wins.
 QUICK = {"n_vectors": 8, "max_position": 1024}
@@ -216,3 +220,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
               x=[float(v) for v in range(len(decay))], y=[float(v) for v in decay]),
     ]
     return Result(checks=checks, metrics=metrics, charts=charts)
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -292,3 +292,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   labels=[str(v) for v in range(config.context_vocab)]),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

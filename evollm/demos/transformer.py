@@ -38,6 +38,14 @@ class Config:
     scale_samples: int = setting(20000, "(q, k) pairs per d_k for the logit-scale check", low=1)
     softmax_keys: int = setting(64, "keys per softmax when measuring saturation", low=2)
 
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        out = []
+        if self.d_model % self.n_heads:
+            out.append(f"n_heads: {self.n_heads} does not divide d_model = {self.d_model}")
+        if self.scale_samples < self.softmax_keys:
+            out.append(f"scale_samples: {self.scale_samples} is fewer than softmax_keys = {self.softmax_keys}")
+        return out
 
 # --quick: fewer samples. Applied before --set, so --set wins.
 QUICK = {"scale_samples": 4096}
@@ -220,3 +228,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
               labels=[f"d_k={d}" for d in d_ks], y=scale["raw_max_weight"]),
     ]
     return Result(checks=checks, metrics=metrics, charts=charts)
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

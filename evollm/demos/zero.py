@@ -49,6 +49,13 @@ class Config:
     lr: float = setting(1e-3, "Adam learning rate", above=0.0)
     loss_scale: float = setting(1024.0, "static loss scale for the fp16 gradients", above=0.0)
 
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        dims = (self.d_in, self.hidden, self.hidden, self.d_out)
+        psi = sum(a * b + b for a, b in zip(dims, dims[1:]))  # weights and biases
+        return [f"rank_counts: {n} ranks must divide Psi = {psi} and global_batch = "
+                f"{self.global_batch}" for n in self.rank_counts
+                if psi % n or self.global_batch % n]
 
 # --quick: fewer steps and rank counts. Applied before --set, so --set wins.
 QUICK = {"rank_counts": (2, 4), "steps": 8}
@@ -297,3 +304,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                       "bars", y=[gb[s] for s in STAGES],
                       labels=["baseline DP", "P_os", "P_os+g", "P_os+g+p"])],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)
