@@ -25,6 +25,17 @@ import numpy as np
 from evollm.demos.base import Chart, Progress, Result, check, setting
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Adding a head-specific linear penalty to causal attention logits encodes "
+    "relative position with no position embeddings."
+)
+EQUATIONS = (
+    "softmax(q_i K^T + m_h [-(i-1), ..., -2, -1, 0])  (Sec. 3)",
+    "m_h = 2^(-8h/n), h = 1..n, for n heads a power of two",
+)
+
+
 @dataclass
 class Config:
     """Settings of the ALiBi demo."""

@@ -133,6 +133,10 @@ class Result:
     checks: list[Check]
     metrics: dict[str, object] = field(default_factory=dict)
     charts: list[Chart] = field(default_factory=list)
+    # Filled in by the runner from the demo's module: what it proves, how, and where to read it.
+    claim: str = ""
+    equations: tuple[str, ...] = ()
+    source: str = ""
 
     @property
     def passed(self) -> bool:

@@ -29,6 +29,17 @@ from pathlib import Path
 from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Repeatedly merging the most frequent adjacent pair builds a subword vocabulary "
+    "that encodes any text losslessly and compresses it."
+)
+EQUATIONS = (
+    "merge_k = argmax_pair count(pair) over the training words, after merges 1..k-1  (Sennrich Alg. 1)",
+    "encode: apply merges in the order they were learned (fast form: lowest-rank pair first)",
+)
+
+
 @dataclass
 class Config:
     """Settings of the BPE demo."""

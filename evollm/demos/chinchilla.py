@@ -26,6 +26,17 @@ import numpy as np
 from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "For a compute budget C = 6 N D, loss L(N, D) = E + A/N^alpha + B/D^beta is "
+    "minimised by growing N and D at about the same rate."
+)
+EQUATIONS = (
+    "L(N, D) = E + A / N^alpha + B / D^beta  (Eq. 2)",
+    "N_opt = G (C/6)^(beta/(alpha+beta)),  D_opt = G^-1 (C/6)^(alpha/(alpha+beta)),  G = (alpha A / (beta B))^(1/(alpha+beta))  (Eq. 4)",
+)
+
+
 @dataclass
 class Config:
     """Settings of the Chinchilla demo; `flops` is the calculator's input."""

@@ -26,6 +26,18 @@ import numpy as np
 from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Training a small student on a teacher's temperature-softened outputs beats "
+    "training it on hard labels, and the T^2 factor keeps the gradient's scale."
+)
+EQUATIONS = (
+    "p_i = exp(z_i / T) / sum_j exp(z_j / T)",
+    "L_soft = T^2 KL(p_teacher^T || p_student^T);  dL/dz_s = T (p_s^T - p_t^T)  (Hinton Sec. 2)",
+    "T -> infinity: T (p_s - p_t) -> (z_s - z_t) / K  (logit matching)",
+)
+
+
 @dataclass
 class Config:
     """Sizes of the task and networks, and the distillation hyper-parameters."""

@@ -22,6 +22,17 @@ import numpy as np
 from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "The DPO loss trains the policy directly from preferences; its implicit reward "
+    "beta log pi / pi_ref recovers the true reward."
+)
+EQUATIONS = (
+    "L_DPO = -E log sigma(beta log pi(y_w|x)/pi_ref(y_w|x) - beta log pi(y_l|x)/pi_ref(y_l|x))  (Eq. 7)",
+    "grad = -beta E[sigma(r_hat_l - r_hat_w) (grad log pi(y_w|x) - grad log pi(y_l|x))]  (Sec. 4)",
+)
+
+
 @dataclass
 class Config:
     """Hyper-parameters of the preference data and of DPO."""

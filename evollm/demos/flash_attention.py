@@ -29,6 +29,18 @@ import numpy as np
 from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Tiled attention with an online softmax gives exactly standard attention while "
+    "moving Theta(N^2 d^2 / M) elements to and from HBM instead of Theta(N d + N^2)."
+)
+EQUATIONS = (
+    "m_new = max(m, rowmax(S_ij)),  l_new = e^(m - m_new) l + e^(m~ - m_new) rowsum(P~_ij)  (Alg. 1, line 11)",
+    "O_i <- diag(l_new)^-1 (diag(l) e^(m - m_new) O_i + e^(m~ - m_new) P~_ij V_j)  (line 12)",
+    "HBM accesses: Theta(N^2 d^2 M^-1)  (Theorem 2)",
+)
+
+
 @dataclass
 class Config:
     """Settings of the FlashAttention demo."""

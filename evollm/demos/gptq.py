@@ -26,6 +26,19 @@ import numpy as np
 from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Quantizing one column at a time and spreading each rounding error over the "
+    "remaining columns with the inverse Hessian cuts the layer's output error far "
+    "below round-to-nearest."
+)
+EQUATIONS = (
+    "argmin_Q ||W X - Q X||^2,  H = 2 X X^T  (Eq. 1)",
+    "delta_F = -(w_q - quant(w_q)) / [H^-1]_qq  (H^-1)_(:, q)  (Eq. 2)",
+    "H^-1_(-q) = H^-1 - H^-1_(:,q) H^-1_(q,:) / [H^-1]_qq  (Eq. 3); rows of H^-1 from its Cholesky factor",
+)
+
+
 @dataclass
 class Config:
     """Settings of the GPTQ demo."""

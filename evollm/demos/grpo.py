@@ -28,6 +28,18 @@ ANSWER_LEN = 2  # tokens per answer: tens digit, then units digit
 N_CONTEXTS = N_QUESTIONS + N_QUESTIONS * VOCAB
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Group-normalised rewards replace the value network; the clip bounds each update "
+    "and the KL term holds the policy near the reference."
+)
+EQUATIONS = (
+    "A_i = (r_i - mean(r)) / std(r) within a group of G answers  (Sec. 4.1.2)",
+    "J = E[1/G sum_i 1/|o_i| sum_t min(rho A_i, clip(rho, 1-eps, 1+eps) A_i) - beta D_KL]  (Eq. 3)",
+    "D_KL = pi_ref/pi_theta - log(pi_ref/pi_theta) - 1  (Eq. 4)",
+)
+
+
 @dataclass
 class Config:
     """Hyper-parameters of GRPO (DeepSeekMath Sec. 4.2 values where they apply)."""

@@ -29,6 +29,19 @@ import numpy as np
 from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Caching keys and values makes each decoding step's work independent of the "
+    "tokens so far, and sharing key/value heads (MQA, GQA) shrinks the cache by H and "
+    "H / G."
+)
+EQUATIONS = (
+    "cache bytes = 2 x layers x kv_heads x tokens x d_head x bytes per number",
+    "GQA: query head h uses key/value head floor(h / (H / G));  MQA: G = 1;  MHA: G = H",
+    "converted K, V head of a group = mean of the group's MHA heads  (GQA Sec. 2.1)",
+)
+
+
 @dataclass
 class Config:
     """Settings of the KV-cache demo."""

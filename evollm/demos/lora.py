@@ -22,6 +22,17 @@ import numpy as np
 from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "A frozen weight plus a trainable low-rank product B A fits a low-rank update "
+    "exactly, starts as the base model, and merges into one matrix."
+)
+EQUATIONS = (
+    "h = W0 x + (alpha / r) B A x,  B = 0 at init  (Eq. 3)",
+    "best rank-r error = sqrt(sum_(i>r) sigma_i^2)  (Eckart-Young)",
+)
+
+
 @dataclass
 class Config:
     """Hyper-parameters of the layer, the task and the LoRA fit (PEFT defaults where they exist)."""

@@ -27,6 +27,18 @@ import numpy as np
 from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "An input-dependent step Delta lets a state-space scan ignore tokens (Delta = 0) "
+    "and reduces to a gated RNN; the recurrence equals its closed form."
+)
+EQUATIONS = (
+    "h_t = exp(Delta_t A) h_(t-1) + Delta_t B_t x_t;  y_t = C_t h_t + D x_t  (Eqs. 2a-2b, discretised)",
+    "Delta_t = softplus(x_t W_Delta + b);  B_t = x_t W_B;  C_t = x_t W_C  (Algorithm 2)",
+    "N = 1, A = -1, B = 1: h_t = (1 - g_t) h_(t-1) + g_t x_t, g_t = sigmoid(z_t)  (Theorem 1)",
+)
+
+
 @dataclass
 class Config:
     """Sizes of the S6 layer and of the token sequence (mamba_simple defaults where they apply)."""

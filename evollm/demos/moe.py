@@ -25,6 +25,19 @@ import numpy as np
 from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "A noisy top-k gate sends each token to k experts; importance and load losses "
+    "keep every expert in use; the sparse mixture beats a dense network of equal "
+    "active compute."
+)
+EQUATIONS = (
+    "H(x)_i = (x W_g)_i + N(0,1) Softplus((x W_noise)_i);  G(x) = Softmax(KeepTopK(H(x), k))  (Eqs. 3-5)",
+    "L_importance = w CV(sum_x G(x))^2;  L_load = w CV(sum_x P(x, i))^2  (Eqs. 6-11)",
+    "Switch: aux = alpha N sum_i f_i P_i  (Switch Transformers Eqs. 4-6)",
+)
+
+
 @dataclass
 class Config:
     """Hyper-parameters of the MoE demo."""

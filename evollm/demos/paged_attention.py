@@ -28,6 +28,18 @@ import numpy as np
 from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Storing the KV cache in fixed-size blocks through a block table wastes less than "
+    "one block per sequence, shares prompts copy-on-write, and serves at least twice "
+    "as many sequences."
+)
+EQUATIONS = (
+    "physical block = block_table[seq][position // block_size], slot = position % block_size",
+    "waste per sequence < block_size tokens",
+)
+
+
 @dataclass
 class Config:
     """Settings of the PagedAttention demo."""

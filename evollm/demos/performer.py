@@ -26,6 +26,17 @@ import numpy as np
 from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Positive random features give an unbiased, linear-time estimate of softmax "
+    "attention whose error falls as m^-1/2."
+)
+EQUATIONS = (
+    "exp(q . k) = E_w[exp(w . q - |q|^2/2) exp(w . k - |k|^2/2)],  w ~ N(0, I)  (Lemma 1)",
+    "Att = D^-1 (Q' ((K')^T V)),  D = diag(Q' ((K')^T 1))  (FAVOR+)",
+)
+
+
 @dataclass
 class Config:
     """Sizes of the attention problem and of the feature sweep."""

@@ -34,6 +34,20 @@ import numpy as np
 from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Clipping the probability ratio lets PPO take many epochs of minibatch steps on "
+    "one batch without the policy running away, and the clipped surrogate solves "
+    "CartPole-v1."
+)
+EQUATIONS = (
+    "r_t = pi_theta(a_t|s_t) / pi_old(a_t|s_t)  (Eq. 6)",
+    "L^CLIP = E_t[min(r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t)]  (Eq. 7)",
+    "L = L^CLIP - c1 L^VF + c2 S[pi]  (Eq. 9)",
+    "A_t = delta_t + gamma lambda A_(t+1),  delta_t = r_t + gamma V(s_(t+1)) - V(s_t)  (Eqs. 11-12)",
+)
+
+
 @dataclass
 class Config:
     """CleanRL's `ppo.py` defaults for CartPole-v1, plus the stopping rule and the ablation."""

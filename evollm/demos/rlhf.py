@@ -21,6 +21,17 @@ import numpy as np
 from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "A reward model fitted only to noisy pairwise preferences recovers the ordering "
+    "and the per-step values of the hidden reward."
+)
+EQUATIONS = (
+    "P[sigma1 > sigma2] = exp(sum r(o1)) / (exp(sum r(o1)) + exp(sum r(o2)))  (Eq. 1)",
+    "loss = -sum mu(1) log P[1 > 2] + mu(2) log P[2 > 1], with 10% uniform answers mixed in",
+)
+
+
 @dataclass
 class Config:
     """Hyper-parameters of the synthetic preference data and of the fit."""

@@ -22,6 +22,18 @@ import numpy as np
 from evollm.demos.base import Chart, Progress, Result, check, setting
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Rotating query and key pairs by position-dependent angles makes attention scores "
+    "depend only on the relative position."
+)
+EQUATIONS = (
+    "theta_i = base^(-2(i-1)/d), i = 1..d/2  (Eq. 15)",
+    "f(x, m) = R^d_(Theta, m) x;  <R_m q, R_n k> = <q, R_(n-m) k>  (Eq. 16)",
+    "x * cos(m theta) + rotate(x) * sin(m theta)  (Eq. 34)",
+)
+
+
 @dataclass
 class Config:
     """Settings of the RoPE demo."""

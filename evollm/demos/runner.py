@@ -116,7 +116,11 @@ def run_demo(name: str, *, seed: int = 0, quick: bool = False, overrides: list[s
         changed = " ".join([f"--seed {seed}"] * (seed != 0) + [f"--set {o}" for o in overrides])
         raise UsageError(f"demo {name} cannot run with {changed}: {type(error).__name__}: "
                          f"{error}") from None
-    return spec, result, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    result.claim = getattr(module, "CLAIM", "")
+    result.equations = tuple(getattr(module, "EQUATIONS", ()))
+    result.source = os.path.abspath(module.__file__)
+    return spec, result, seconds
 
 
 def settings_rows(name: str) -> list[dict]:
@@ -150,6 +154,9 @@ def result_json(spec: DemoSpec, result: Result, seconds: float) -> dict:
         "entry": spec.entry,
         "passed": result.passed,
         "seconds": round(seconds, 3),
+        "claim": result.claim,
+        "equations": list(result.equations),
+        "source": result.source,
         "checks": [
             {"name": c.name, "value": _plain(c.value), "op": c.op, "threshold": _plain(c.threshold), "passed": c.passed}
             for c in result.checks

@@ -27,6 +27,19 @@ import numpy as np
 from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Drafting gamma tokens with a small model and verifying them in one target call "
+    "gives exactly the target's distribution, with (1 - a^(gamma+1)) / (1 - a) tokens "
+    "per call."
+)
+EQUATIONS = (
+    "accept x ~ q with probability min(1, p(x) / q(x))",
+    "on rejection sample p'(x) = norm(max(0, p(x) - q(x)))",
+    "E[tokens per target call] = (1 - alpha^(gamma+1)) / (1 - alpha)  (Eq. 1)",
+)
+
+
 @dataclass
 class Config:
     """Settings of the speculative-decoding demo."""

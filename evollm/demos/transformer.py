@@ -25,6 +25,18 @@ import numpy as np
 from evollm.demos.base import Chart, Progress, Result, check, setting
 
 
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Scaled dot-product attention keeps logits at unit scale for any d_k; multi-head "
+    "attention is h attentions side by side; a causal mask hides the future."
+)
+EQUATIONS = (
+    "Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V  (Eq. 1)",
+    "MultiHead = Concat(head_1..head_h) W^O,  head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V)",
+    "PE(pos, 2i) = sin(pos / 10000^(2i/d)),  PE(pos, 2i+1) = cos(...)  (Sec. 3.5)",
+)
+
+
 @dataclass
 class Config:
     """Settings of the attention demo."""

@@ -80,6 +80,13 @@ def chart(c, width: int = 60) -> Group:
 
 def demo_report(spec, result, seconds: float) -> Group:
     parts = [Text(f"{spec.name}: {spec.shows}", style="bold")]
+    if result.claim:
+        parts.append(Text.assemble(("Claim: ", "bold"), result.claim))
+    if result.equations:
+        parts.append(Text("Equations:", style="bold"))
+        parts += [Text(f"  {line}") for line in result.equations]
+    if result.source:
+        parts.append(Text.assemble(("Source: ", "bold"), (result.source, "cyan")))
     if result.metrics:
         parts.append(metrics_table(result.metrics))
     for c in result.charts:
