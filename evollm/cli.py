@@ -443,8 +443,10 @@ def demo(
     list_settings: Annotated[bool, typer.Option("--settings", help="List the demo's settings (type, default, --quick value, range, meaning) and exit.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Run a reference implementation and check the paper's claim. Exit 1 if a check fails,
-    2 if a setting is not accepted."""
+    """Run a reference implementation and check the paper's claim. Exit 1 if a check fails.
+
+    Exit 2 if --seed or a --set value is not accepted; --settings lists what is.
+    """
     if list_settings:
         from evollm.demos import runner
 
