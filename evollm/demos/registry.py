@@ -69,6 +69,8 @@ DEMOS: dict[str, DemoSpec] = dict(
         _spec("distillation", "distilbert", "temperature-scaled soft-target distillation",
               "gradient check; T^2 keeps the gradient scale; soft targets beat hard labels", 3),
         _spec("alibi", "alibi", "attention with linear biases",
-              "slopes match the closed form; Toeplitz bias; exp(-m d) decay", 1),
+              "slopes match the closed form; Toeplitz bias; exp(-m d) decay; causal", 1),
+        _spec("decoding", "gpt-2", "greedy, temperature, top-k, top-p, repetition penalty, beam search",
+              "each distribution == its definition; samplers' TV; beam == exhaustive search", 2),
     ]
 )

@@ -528,6 +528,46 @@ def _(m, mp):
     patch_source(m, mp, "backward", "d_hidden = (grad_logits @ W2.T) * (hidden > 0)", "d_hidden = grad_logits @ W2.T")
 
 
+# --- decoding -----------------------------------------------------------------------------------
+
+
+@mutation("decoding", "top-p drops the token that carries the nucleus past p")
+def _(m, mp):
+    patch_source(m, mp, "top_p_filter", "keep = order[mass_before < p]",
+                 "keep = order[mass_before + probs[order] < p]")
+
+
+@mutation("decoding", "top-k keeps k + 1 tokens")
+def _(m, mp):
+    patch_source(m, mp, "top_k_filter", "[:k]", "[: k + 1]")
+
+
+@mutation("decoding", "repetition penalty multiplies positive logits by theta")
+def _(m, mp):
+    patch_source(m, mp, "repetition_penalty", "np.where(out[seen] > 0, out[seen] / theta, out[seen] * theta)",
+                 "out[seen] * theta")
+
+
+@mutation("decoding", "temperature multiplies the logits by T")
+def _(m, mp):
+    mp.setattr(m, "temperature_probs", lambda logits, t: m.softmax(logits * t))
+
+
+@mutation("decoding", "length penalty inverted: lp = (6 / (5 + |Y|))^alpha")
+def _(m, mp):
+    mp.setattr(m, "length_penalty", lambda length, alpha: (6 / (5 + length)) ** alpha)
+
+
+@mutation("decoding", "beam ranks live hypotheses by log P / |Y| and keeps the worst")
+def _(m, mp):
+    patch_source(m, mp, "beam_search", "candidates.sort(key=lambda c: -c[1])", "candidates.sort(key=lambda c: c[1])")
+
+
+@mutation("decoding", "sampler returns the token after the one it drew")
+def _(m, mp):
+    patch_source(m, mp, "sample", 'side="right")', 'side="right") + 1')
+
+
 # --- the tests ----------------------------------------------------------------------------------
 
 
