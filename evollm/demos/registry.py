@@ -70,6 +70,8 @@ DEMOS: dict[str, DemoSpec] = dict(
               "gradient check; T^2 keeps the gradient scale; soft targets beat hard labels", 3),
         _spec("alibi", "alibi", "attention with linear biases",
               "slopes match the closed form; Toeplitz bias; exp(-m d) decay; causal", 1),
+        _spec("sliding-window", "mistral-7b", "sliding-window attention, a rolling KV cache, attention sinks",
+              "banded == masked; rolling cache == recomputation at W slots; receptive field L (W - 1)", 1),
         _spec("decoding", "gpt-2", "greedy, temperature, top-k, top-p, repetition penalty, beam search",
               "each distribution == its definition; samplers' TV; beam == exhaustive search", 2),
     ]

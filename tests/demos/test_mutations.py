@@ -568,6 +568,29 @@ def _(m, mp):
     patch_source(m, mp, "sample", 'side="right")', 'side="right") + 1')
 
 
+# --- sliding-window -----------------------------------------------------------------------------
+
+
+@mutation("sliding-window", "window mask one token too wide (i - j <= W)")
+def _(m, mp):
+    patch_source(m, mp, "window_mask", "(i - j < w)", "(i - j <= w)")
+
+
+@mutation("sliding-window", "rolling cache indexes slots by i mod (W - 1)")
+def _(m, mp):
+    patch_source(m, mp, "RollingCache", "self.sinks + i % self.w", "self.sinks + i % max(1, self.w - 1)")
+
+
+@mutation("sliding-window", "sink tokens share the ring instead of keeping their own slots")
+def _(m, mp):
+    patch_source(m, mp, "RollingCache", "return i if i < self.sinks else", "return")
+
+
+@mutation("sliding-window", "banded attention reads one key too few")
+def _(m, mp):
+    patch_source(m, mp, "banded_attention", "lo = max(0, i - w + 1)", "lo = max(0, i - w + 2)")
+
+
 # --- the tests ----------------------------------------------------------------------------------
 
 
