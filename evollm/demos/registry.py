@@ -72,6 +72,8 @@ DEMOS: dict[str, DemoSpec] = dict(
               "slopes match the closed form; Toeplitz bias; exp(-m d) decay; causal", 1),
         _spec("sliding-window", "mistral-7b", "sliding-window attention, a rolling KV cache, attention sinks",
               "banded == masked; rolling cache == recomputation at W slots; receptive field L (W - 1)", 1),
+        _spec("mla", "deepseek-v2", "multi-head latent attention: a compressed KV cache",
+              "absorbed latent attention == explicit; cache d_c + d_R per token; decoupled RoPE", 1),
         _spec("decoding", "gpt-2", "greedy, temperature, top-k, top-p, repetition penalty, beam search",
               "each distribution == its definition; samplers' TV; beam == exhaustive search", 2),
     ]

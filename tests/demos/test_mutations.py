@@ -591,6 +591,32 @@ def _(m, mp):
     patch_source(m, mp, "banded_attention", "lo = max(0, i - w + 1)", "lo = max(0, i - w + 2)")
 
 
+# --- mla ----------------------------------------------------------------------------------------
+
+
+@mutation("mla", "query absorbed with W^UV instead of W^UK")
+def _(m, mp):
+    patch_source(m, mp, "absorb_query", 'w["UK"]', 'w["UV"]')
+
+
+@mutation("mla", "k^R cached unrotated and rotated at the query's position")
+def _(m, mp):
+    patch_source(m, mp, "decode_latent", "cache_r[i] = rope((h[i] @ w[\"KR\"])[None], pos)[0]",
+                 "cache_r[i] = h[i] @ w[\"KR\"]",
+                 "q_r @ cache_r[: i + 1].T", "q_r @ rope(cache_r[: i + 1], np.full(i + 1, float(i))).T")
+
+
+@mutation("mla", "RoPE's second half rotated the wrong way (not a rotation)")
+def _(m, mp):
+    patch_source(m, mp, "rope", "first * sin + second * cos", "first * sin - second * cos")
+
+
+@mutation("mla", "latent path scales scores by 1/sqrt(d_h), forgetting d_h^R")
+def _(m, mp):
+    patch_source(m, mp, "decode_latent", "scale = 1 / math.sqrt(q_c.shape[-1] + q_r.shape[-1])",
+                 "scale = 1 / math.sqrt(q_c.shape[-1])")
+
+
 # --- the tests ----------------------------------------------------------------------------------
 
 
