@@ -425,7 +425,8 @@ def demos(as_json: JsonOption = False) -> None:
 
     if as_json:
         _print_json([
-            {"name": s.name, "entry": s.entry, "shows": s.shows, "checks": s.checks, "typical_seconds": s.typical_seconds}
+            {"name": s.name, "entry": s.entry, "shows": s.shows, "checks": s.checks,
+             "typical_seconds": s.typical_seconds, "quick_seconds": s.quick_seconds}
             for s in DEMOS.values()
         ])
         return
