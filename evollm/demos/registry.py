@@ -76,6 +76,8 @@ DEMOS: dict[str, DemoSpec] = dict(
               "banded == masked; rolling cache == recomputation at W slots; receptive field L (W - 1)", 0.4, 0.3),
         _spec("mla", "deepseek-v2", "multi-head latent attention: a compressed KV cache",
               "absorbed latent attention == explicit; cache d_c + d_R per token; decoupled RoPE", 0.3, 0.3),
+        _spec("self-consistency", "self-consistency", "majority vote over sampled reasoning paths",
+              "vote == exact multinomial; gains when the right answer is the mode, losses if not", 1, 1),
         _spec("decoding", "gpt-2", "greedy, temperature, top-k, top-p, repetition penalty, beam search",
               "each distribution == its definition; samplers' TV; beam == exhaustive search", 0.5, 0.4),
     ]

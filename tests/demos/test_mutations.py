@@ -617,6 +617,25 @@ def _(m, mp):
                  "scale = 1 / math.sqrt(q_c.shape[-1])")
 
 
+# --- self-consistency ---------------------------------------------------------------------------
+
+
+@mutation("self-consistency", "the vote returns the first sampled answer (no voting)")
+def _(m, mp):
+    mp.setattr(m, "majority_vote", lambda rng, samples, k: samples[:, 0])
+
+
+@mutation("self-consistency", "ties broken towards the lowest answer id")
+def _(m, mp):
+    patch_source(m, mp, "majority_vote", "np.where(top, noise, -1.0)", "np.where(top, -np.arange(top.shape[1]), -99)")
+
+
+@mutation("self-consistency", "exact accuracy counts a tie as a win")
+def _(m, mp):
+    patch_source(m, mp, "exact_accuracy", "wins = (n[:, 0] == largest) / (n == largest[:, None]).sum(axis=1)",
+                 "wins = (n[:, 0] == largest) * 1.0")
+
+
 # --- the tests ----------------------------------------------------------------------------------
 
 
