@@ -78,6 +78,8 @@ DEMOS: dict[str, DemoSpec] = dict(
               "absorbed latent attention == explicit; cache d_c + d_R per token; decoupled RoPE", 0.3, 0.3),
         _spec("self-consistency", "self-consistency", "majority vote over sampled reasoning paths",
               "vote == exact multinomial; gains when the right answer is the mode, losses if not", 1, 1),
+        _spec("tensor-parallel", "megatron-lm", "Megatron's tensor parallelism on simulated ranks",
+              "split == whole outputs and gradients; 2 + 2 all-reduces; why A splits by columns", 1, 1),
         _spec("decoding", "gpt-2", "greedy, temperature, top-k, top-p, repetition penalty, beam search",
               "each distribution == its definition; samplers' TV; beam == exhaustive search", 0.5, 0.4),
     ]

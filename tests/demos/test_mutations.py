@@ -636,6 +636,31 @@ def _(m, mp):
                  "wins = (n[:, 0] == largest) * 1.0")
 
 
+# --- tensor-parallel ----------------------------------------------------------------------------
+
+
+@mutation("tensor-parallel", "the second bias added on every rank before the all-reduce")
+def _(m, mp):
+    patch_source(m, mp, "parallel_forward", 'partial = [gelu(h @ r["a"] + r["a_bias"]) @ r["b"] for r in ranks]',
+                 'partial = [gelu(h @ r["a"] + r["a_bias"]) @ r["b"] + r["b_bias"] for r in ranks]',
+                 'return h + net.all_reduce(partial) + ranks[0]["b_bias"]', 'return h + net.all_reduce(partial)')
+
+
+@mutation("tensor-parallel", "each rank attends with all n_heads over its slice (wrong head width)")
+def _(m, mp):
+    patch_source(m, mp, "parallel_forward", "per_rank = n_heads // len(ranks)", "per_rank = n_heads")
+
+
+@mutation("tensor-parallel", "GeLU's derivative without the cubic term")
+def _(m, mp):
+    patch_source(m, mp, "gelu_grad", "(1 + 3 * 0.044715 * x * x)", "1")
+
+
+@mutation("tensor-parallel", "dL/dx taken from rank 0 only (no all-reduce backward)")
+def _(m, mp):
+    patch_source(m, mp, "parallel_mlp_backward", "return grads, net.all_reduce(dh_parts)", "return grads, dh_parts[0]")
+
+
 # --- the tests ----------------------------------------------------------------------------------
 
 
