@@ -80,6 +80,8 @@ DEMOS: dict[str, DemoSpec] = dict(
               "vote == exact multinomial; gains when the right answer is the mode, losses if not", 1, 1),
         _spec("tensor-parallel", "megatron-lm", "Megatron's tensor parallelism on simulated ranks",
               "split == whole outputs and gradients; 2 + 2 all-reduces; why A splits by columns", 1, 1),
+        _spec("quantization", "qlora", "4-bit NormalFloat with block-wise and double-quantized scales",
+              "NF4 == normal quantiles (bitsandbytes' table); beats uniform int4; bits per weight", 1, 0.5),
         _spec("decoding", "gpt-2", "greedy, temperature, top-k, top-p, repetition penalty, beam search",
               "each distribution == its definition; samplers' TV; beam == exhaustive search", 0.5, 0.4),
     ]

@@ -661,6 +661,33 @@ def _(m, mp):
     patch_source(m, mp, "parallel_mlp_backward", "return grads, net.all_reduce(dh_parts)", "return grads, dh_parts[0]")
 
 
+# --- quantization -------------------------------------------------------------------------------
+
+
+@mutation("quantization", "NF4 levels from evenly spaced quantile positions from 0.99")
+def _(m, mp):
+    real = m.nf4_levels
+    mp.setattr(m, "nf4_levels", lambda offset=0.99: real(0.99))
+
+
+@mutation("quantization", "one absmax for the whole tensor (block size ignored)")
+def _(m, mp):
+    patch_source(m, mp, "quantize_blockwise", "blocks = w.reshape(-1, block)", "blocks = w.reshape(1, -1)",
+                 "return codes.reshape(-1), absmax", "return codes.reshape(-1), np.repeat(absmax, w.size // block)")
+
+
+@mutation("quantization", "double quantization in blocks of 64 scales, not scale_block")
+def _(m, mp):
+    patch_source(m, mp, "double_quantize", "centred = (absmax - mean).reshape(-1, scale_block)",
+                 "centred = (absmax - mean).reshape(-1, 64)")
+
+
+@mutation("quantization", "nearest level taken as the one below (floor)")
+def _(m, mp):
+    patch_source(m, mp, "nearest", "np.where(np.abs(x - levels[left]) <= np.abs(levels[right] - x), left, right)",
+                 "np.where(x >= levels[right], right, left)")
+
+
 # --- the tests ----------------------------------------------------------------------------------
 
 
