@@ -82,6 +82,8 @@ DEMOS: dict[str, DemoSpec] = dict(
               "split == whole outputs and gradients; 2 + 2 all-reduces; why A splits by columns", 1, 1),
         _spec("quantization", "qlora", "4-bit NormalFloat with block-wise and double-quantized scales",
               "NF4 == normal quantiles (bitsandbytes' table); beats uniform int4; bits per weight", 1, 0.5),
+        _spec("rope-scaling", "code-llama", "longer contexts for RoPE: interpolation, NTK base, larger base",
+              "angles stay in the trained range; NTK base closed form; decay with base 1e6", 0.4, 0.4),
         _spec("decoding", "gpt-2", "greedy, temperature, top-k, top-p, repetition penalty, beam search",
               "each distribution == its definition; samplers' TV; beam == exhaustive search", 0.5, 0.4),
     ]

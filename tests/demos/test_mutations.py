@@ -688,6 +688,24 @@ def _(m, mp):
                  "np.where(x >= levels[right], right, left)")
 
 
+# --- rope-scaling -------------------------------------------------------------------------------
+
+
+@mutation("rope-scaling", "NTK base raised by s instead of s^(d/(d-2))")
+def _(m, mp):
+    mp.setattr(m, "ntk_base", lambda base, scale, d: base * scale)
+
+
+@mutation("rope-scaling", "interpolation multiplies positions by s")
+def _(m, mp):
+    patch_source(m, mp, "max_angles", "return length / position_scale * theta", "return length * position_scale * theta")
+
+
+@mutation("rope-scaling", "frequencies base^(-i/d) instead of base^(-2i/d)")
+def _(m, mp):
+    mp.setattr(m, "frequencies", lambda d, base: base ** (-1.0 * np.arange(d // 2) / d))
+
+
 # --- the tests ----------------------------------------------------------------------------------
 
 
