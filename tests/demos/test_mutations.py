@@ -706,6 +706,31 @@ def _(m, mp):
     mp.setattr(m, "frequencies", lambda d, base: base ** (-1.0 * np.arange(d // 2) / d))
 
 
+# --- tiny-gpt -----------------------------------------------------------------------------------
+
+
+@mutation("tiny-gpt", "no causal mask")
+def _(m, mp):
+    patch_source(m, mp, "forward", "scores = np.where(np.tril(np.ones((t, t), dtype=bool)), scores, -np.inf)", "pass")
+
+
+@mutation("tiny-gpt", "softmax backward without the subtraction of sum(dA * A)")
+def _(m, mp):
+    patch_source(m, mp, "loss_and_grads", "d_scores = a * (d_a - np.sum(d_a * a, axis=-1, keepdims=True))",
+                 "d_scores = a * d_a")
+
+
+@mutation("tiny-gpt", "position embeddings get no gradient")
+def _(m, mp):
+    patch_source(m, mp, "loss_and_grads", 'g["P"][: inputs.shape[1]] = d_x.sum(axis=0)', "pass")
+
+
+@mutation("tiny-gpt", "keys' gradient without the 1/sqrt(d) scale")
+def _(m, mp):
+    patch_source(m, mp, "loss_and_grads", "d_k = d_scores.transpose(0, 2, 1) @ q / math.sqrt(d)",
+                 "d_k = d_scores.transpose(0, 2, 1) @ q")
+
+
 # --- the tests ----------------------------------------------------------------------------------
 
 
