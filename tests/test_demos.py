@@ -28,6 +28,9 @@ def test_demo_module_follows_the_contract(name):
     assert isinstance(module.CLAIM, str) and module.CLAIM.strip()
     assert module.EQUATIONS and all(isinstance(e, str) and e for e in module.EQUATIONS)
     assert isinstance(getattr(module, "QUICK", {}), dict)
+    source = Path(module.__file__).read_text(encoding="utf-8")
+    assert 'if __name__ == "__main__":' in source and "main(__spec__.name)" in source, \
+        "the module runs as python -m evollm.demos.NAME through the shared runner"
 
 
 def test_the_report_begins_with_claim_equations_and_source(cli):
