@@ -47,15 +47,26 @@ class Config:
 
     seed: int = 0
     quick: bool = False  # set by --quick, which applies QUICK
-    n: int = setting(1024, "sequence length N of the exactness checks", low=2)
+    n: int = setting(1024, "sequence length N of the exactness checks", low=2, high=4096)
     d: int = setting(64, "head dimension d", low=1)
-    sram: int = setting(16384, "on-chip memory M, in elements (64 KiB of float32)", low=8)
+    sram: int = setting(16384, "on-chip memory M, in elements (64 KiB of float32)", low=64)
     sweep_n: int = setting(
-        2048, "traffic sweeps: N = sweep_n/4 .. 2 sweep_n, and the N of the M, d sweeps", low=16)
+        2048, "traffic sweeps: N = sweep_n/4 .. 2 sweep_n, and the N of the M, d sweeps", low=16,
+        high=4096)
     sweep_d: int = setting(
         64, "traffic sweeps: d = sweep_d/2 .. 2 sweep_d, and the d of the N, M sweeps", low=2)
     sweep_sram: int = setting(
         16384, "traffic sweeps: M = sweep_sram/2 .. 4 sweep_sram, and the M otherwise", low=64)
+
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        out = []
+        if self.sram < 16 * self.d:  # blocks of at least 4 rows: tiny blocks take minutes in numpy
+            out.append(f"sram: {self.sram} must be at least 16 x d = {16 * self.d}")
+        if self.sweep_sram < 32 * self.sweep_d:  # the same for the smallest M of the sweeps
+            out.append(f"sweep_sram: {self.sweep_sram} must be at least 32 x sweep_d = "
+                       f"{32 * self.sweep_d}")
+        return out
 
 
 # --quick: shorter sequences and smaller sweeps. Applied before --set, so --set wins.

@@ -48,7 +48,7 @@ class Config:
     quick: bool = False  # set by --quick, which applies QUICK
     group_size: int = setting(64, "G: answers sampled per question (the paper's 64)", low=2)
     questions_per_step: int = setting(
-        16, "16 x 64 = 1024 answers per step, the paper's batch size", low=1, high=100)
+        16, "16 x 64 = 1024 answers per step, the paper's batch size", low=2, high=100)
     steps: int = setting(400, "exploration stages (sample, then update)", low=1)
     inner_updates: int = setting(
         2, "mu: policy updates per sampled batch (the ratio leaves 1 after the first)", low=1)

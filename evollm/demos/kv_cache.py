@@ -58,7 +58,7 @@ class Config:
     timing_repeats: int = setting(
         3, "cached decoding: each step's time (shown, not checked) is the best of this many", low=1)
     pooling_noise: float = setting(
-        0.5, "heads of one group differ by this much in the pooling check", low=0.0)
+        0.5, "heads of one group differ by this much in the pooling check", above=0.0)
 
     def problems(self) -> list[str]:
         """Constraints between settings, as messages (empty when all hold)."""

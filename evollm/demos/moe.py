@@ -50,7 +50,7 @@ class Config:
     d_out: int = setting(4, "output width", low=1)
     expert_hidden: int = setting(
         8, "hidden units of one expert; the dense baseline gets k times as many", low=1)
-    n_train: int = setting(4096, "training examples", low=1)
+    n_train: int = setting(4096, "training examples (the gradient checks use 128)", low=128)
     n_test: int = setting(2048, "held-out examples", low=1)
     steps: int = setting(3000, "Adam steps", low=1)
     batch: int = setting(256, "examples per step", low=1)

@@ -71,6 +71,12 @@ class Config:
         if not out and self.prompt_range[1] + self.output_range[1] > self.max_len:
             out.append(f"max_len: {self.max_len} is shorter than the longest request "
                        f"({self.prompt_range[1] + self.output_range[1]} tokens)")
+        # Part (a) runs sequences + 6 forks of up to 60 + decode_steps tokens, plus a block each
+        # for copy-on-write.
+        need = (self.sequences + 6) * (math.ceil((60 + self.decode_steps) / self.block_size) + 1)
+        if self.pool_blocks < need:
+            out.append(f"pool_blocks: {self.pool_blocks} is too few for part (a); it needs {need} "
+                       f"with block_size = {self.block_size} and decode_steps = {self.decode_steps}")
         if self.kv_capacity_tokens < self.max_len:
             out.append(f"kv_capacity_tokens: {self.kv_capacity_tokens} holds less than one "
                        f"max_len = {self.max_len} sequence")

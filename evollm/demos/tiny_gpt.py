@@ -181,7 +181,7 @@ def run(config: Config, progress: Progress | None = None) -> Result:
 
     # Causality: change the token at position j; no logit before j moves.
     changed = tokens[:, :-1].copy()
-    j = c.half + 2
+    j = 2 * c.half - 2  # the last input position: every earlier logit is checked
     changed[:, j] = (changed[:, j] + 1) % c.vocab
     moved = np.abs(forward(p, changed)[0] - logits)
     leak = float(moved[:, :j].max())

@@ -52,7 +52,7 @@ class Config:
         64, "calculator: data-parallel degree N_d (the paper's example: 64)", low=1)
     k: int = setting(
         12, "calculator: optimizer bytes per parameter (mixed-precision Adam: 12)", low=0)
-    rank_counts: tuple[int, ...] = setting((2, 4, 8), "simulated N_d", low=1)
+    rank_counts: tuple[int, ...] = setting((2, 4, 8), "simulated N_d", low=2)
     steps: int = setting(20, "Adam steps of the simulated training", low=1)
     d_in: int = setting(64, "MLP input width", low=1)
     hidden: int = setting(192, "MLP hidden width (Psi = 52,624, divisible by 8)", low=1)
