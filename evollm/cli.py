@@ -426,7 +426,8 @@ def demos(as_json: JsonOption = False) -> None:
 
     if as_json:
         _print_json([
-            {"name": s.name, "entry": s.entry, "shows": s.shows, "checks": s.checks, "typical_seconds": s.typical_seconds}
+            {"name": s.name, "entry": s.entry, "shows": s.shows, "checks": s.checks,
+             "typical_seconds": s.typical_seconds, "quick_seconds": s.quick_seconds}
             for s in DEMOS.values()
         ])
         return
@@ -440,10 +441,25 @@ def demo(
     name: Annotated[str, typer.Argument(metavar="NAME", help="A demo name; see evollm demos.")],
     quick: Annotated[bool, typer.Option("--quick", help="A short run (under 5 s) with looser budgets.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
-    settings: Annotated[Optional[list[str]], typer.Option("--set", help="Override a Config field: KEY=VALUE (repeatable).")] = None,
+    settings: Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: KEY=VALUE (repeatable; a list as 2,4,8). See --settings.")] = None,
+    list_settings: Annotated[bool, typer.Option("--settings", help="List the demo's settings (type, default, --quick value, range, meaning) and exit.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Run a reference implementation and check the paper's claim. Exit 1 if a check fails."""
+    """Run a reference implementation and check the paper's claim. Exit 1 if a check fails.
+
+    Exit 2 if --seed or a --set value is not accepted; --settings lists what is.
+    """
+    if list_settings:
+        from evollm.demos import runner
+
+        rows = runner.settings_rows(name)
+        if as_json:
+            _print_json(rows)
+            return
+        from evollm.render.demo import settings_table
+
+        _console().print(settings_table(name, rows))
+        return
     _run_demo(name, seed=seed, quick=quick, overrides=settings or [], as_json=as_json)
 
 
