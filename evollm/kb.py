@@ -8,6 +8,7 @@ links that leave the data folder are not followed.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Iterator
@@ -32,10 +33,21 @@ def _package_data() -> Path:
     return shipped if shipped.is_dir() else here.parent / "data" / "papers"  # a source checkout
 
 
+def expand_user(path: Path | str, what: str) -> Path:
+    """`path` with a leading ~ or ~name expanded; UsageError (exit 2) for a user with no home."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # ~nouser/x: pathlib cannot tell where that is
+        from evollm.errors import UsageError
+        from evollm.text import visible
+
+        raise UsageError(f"{what} {visible(str(path))!r} starts with ~ but names no user with a home folder") from None
+
+
 def user_home() -> Path:
     """The user's own evollm folder: $EVOLLM_HOME, else $XDG_DATA_HOME/evollm."""
     if os.environ.get("EVOLLM_HOME"):
-        return Path(os.environ["EVOLLM_HOME"]).expanduser()
+        return expand_user(os.environ["EVOLLM_HOME"], "EVOLLM_HOME")
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "evollm"
 
@@ -53,7 +65,7 @@ def data_dirs(data: Path | None = None) -> list[Path]:
     if data is None and os.environ.get("EVOLLM_DATA"):
         data = Path(os.environ["EVOLLM_DATA"])
     if data is not None:
-        return [data.expanduser()]
+        return [expand_user(data, "the data folder")]
     return [_package_data(), user_papers()]
 
 
@@ -61,8 +73,15 @@ _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 
 
 def normalize(name: str) -> str:
-    """The key names are compared by: "GPT-2", "gpt2" and "Gpt 2" are one name."""
-    return _NOT_ALNUM.sub("", name.casefold())
+    """The key names are compared by: "GPT-2", "gpt2" and "Gpt 2" are one name; "通义千问" and
+    "ГигаЧат" stay apart (case folded after NFKC, letters, digits and marks of every script kept)."""
+    if name.isascii():
+        return _NOT_ALNUM.sub("", name.casefold())
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    category = unicodedata.category
+    return "".join(c for c in folded if category(c)[0] in "LNM")
 
 
 @dataclass
@@ -192,7 +211,12 @@ def _entry_files(folder: Path) -> list[tuple[str, os.stat_result]]:
                 if not Path(path).resolve().is_relative_to(root):
                     continue
                 info = os.stat(path)
-        except OSError:  # vanished, or a dangling link: not an entry
+        except RuntimeError:  # a symlink loop (pathlib's resolve): the file's problem, read_entry says so
+            files.append((path, info))
+            continue
+        except OSError as exc:  # vanished, or a dangling link: not an entry
+            if exc.errno == errno.ELOOP:
+                files.append((path, info))  # a loop: reported by read_entry
             continue
         if S_ISREG(info.st_mode):
             files.append((path, info))
@@ -224,16 +248,26 @@ def _count_nodes(node, limit: int) -> int:
 
 
 def _duplicate_key(node) -> tuple[str, int, int] | None:
-    """(key, first line, second line) of a top-level key written twice; YAML would keep the last silently."""
-    if not isinstance(node.value, list):
-        return None
-    seen: dict[str, int] = {}
-    for key, _ in (pair for pair in node.value if isinstance(pair, tuple)):
-        if isinstance(key.value, str):
-            line = key.start_mark.line + 1
-            if key.value in seen:
-                return key.value, seen[key.value], line
-            seen[key.value] = line
+    """(key, first line, second line) of a key written twice in one mapping, at any depth; YAML
+    would keep the last silently (`links: {paper: a, paper: b}`)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        value = current.value
+        if not isinstance(value, list):
+            continue
+        seen: dict[object, int] = {}
+        for item in value:
+            if not isinstance(item, tuple):
+                stack.append(item)  # a sequence's item
+                continue
+            key, child = item
+            stack.append(child)
+            if isinstance(key.value, str):
+                line = key.start_mark.line + 1
+                if key.value in seen:
+                    return key.value, seen[key.value], line
+                seen[key.value] = line
     return None
 
 
@@ -276,6 +310,8 @@ def read_entry(path: Path, display: str) -> tuple[object | None, list[Problem]]:
     except UnicodeDecodeError as exc:
         return None, problem(f"not UTF-8 text (byte {exc.start})")
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None, problem("cannot read: a loop of symbolic links")
         return None, problem(f"cannot read: {exc.strerror}")
     loader = _yaml_loader()(text)
     try:

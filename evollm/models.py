@@ -10,17 +10,19 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from evollm.demos.registry import DEMOS
 from evollm.record import EntryViews
+from evollm.text import control_problem
 from evollm.vocab import ARCHITECTURES, KINDS, LINK_KINDS, RELATIONS, STATUSES, TOPICS
 
 SLUG = r"^[a-z0-9][a-z0-9.-]*$"
-ARXIV_ID = r"^\d{4}\.\d{4,5}$"
-DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
+# ASCII digits only: \d would also take ٢٠١٩ (and int() reads it).
+ARXIV_ID = r"^[0-9]{4}\.[0-9]{4,5}$"
+DATE = re.compile(r"^([0-9]{4})-([0-9]{2})(?:-([0-9]{2}))?$")
 _UNITS = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
-_COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMBT])?\s*$", re.IGNORECASE)
+_COUNT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMBT])?\s*$", re.IGNORECASE | re.ASCII)
 
 
 def parse_count(value: object) -> object:
@@ -48,10 +50,25 @@ def _arxiv_text(value: object) -> object:
     return value
 
 
+def _prose(value: str) -> str:
+    """Prose may hold tabs and line breaks, never a control or bidi character (see evollm.text)."""
+    problem = control_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _one_line(value: str) -> str:
+    problem = control_problem(value, one_line=True)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 Count = Annotated[int, BeforeValidator(parse_count), Field(gt=0)]
 Slug = Annotated[str, Field(pattern=SLUG, max_length=80)]
-Text = Annotated[str, Field(max_length=4000)]
-Short = Annotated[str, Field(min_length=1, max_length=300)]
+Text = Annotated[str, Field(max_length=4000), AfterValidator(_prose)]
+Short = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(_one_line)]
 HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s<>\"]+$", max_length=500)]
 
 
@@ -59,6 +76,25 @@ class Strict(BaseModel):
     # defer_build: the validators are built on the first validation, so a run served from the
     # cache (which never validates) does not pay ~40 ms to build them.
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_control_characters(cls, value):
+        """Every string of every field, at any depth, free of control and bidi characters
+        (a field typed Short or Text says more precisely where; this catches the rest)."""
+        stack = [value]
+        while stack:
+            current = stack.pop()
+            if isinstance(current, str):
+                problem = control_problem(current)
+                if problem:
+                    raise ValueError(problem)
+            elif isinstance(current, (list, tuple)):
+                stack.extend(current)
+            elif isinstance(current, dict):
+                stack.extend(current.keys())
+                stack.extend(current.values())
+        return value
 
 
 class ParamCount(Strict):

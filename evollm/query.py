@@ -19,7 +19,7 @@ def parse_years(text: str | None) -> tuple[int, int] | None:
         return None
     last_year = dt.date.today().year
     accepted = f"accepted: a year like 2019 or a range like 2017..2020, between {FIRST_YEAR} and {last_year}"
-    match = re.fullmatch(r"\s*(\d{4})\s*(?:\.\.\s*(\d{4})\s*)?", text)
+    match = re.fullmatch(r"\s*([0-9]{4})\s*(?:\.\.\s*([0-9]{4})\s*)?", text)
     if not match:
         raise UsageError(f"invalid year {text!r}; {accepted}")
     start = int(match.group(1))

@@ -48,7 +48,7 @@ logging.getLogger("arxiv").addHandler(logging.NullHandler())
 
 # --- ids ----------------------------------------------------------------------------------------
 
-_ID = r"(\d{2})(\d{2})\.(\d{4,5})(?:v\d+)?"
+_ID = r"([0-9]{2})([0-9]{2})\.([0-9]{4,5})(?:v[0-9]+)?"  # ASCII digits: \d would take ٢٣٠٥
 _ID_FORMS = (
     re.compile(rf"(?:arxiv:)?{_ID}", re.IGNORECASE),
     re.compile(rf"(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/{_ID}(?:\.pdf)?/?(?:[?#].*)?",
@@ -123,7 +123,7 @@ def _paper(result) -> Paper:
 
 
 def _bare(short_id: str) -> str:
-    return re.sub(r"v\d+$", "", short_id)
+    return re.sub(r"v[0-9]+$", "", short_id)
 
 
 # --- pacing -------------------------------------------------------------------------------------

@@ -1,0 +1,273 @@
+"""Hardening II (issue 18): text from entries, file names and the network is shown, never acted
+on; files are written only where they should be; network reads and queries are bounded.
+
+Each test names the finding it covers (#1 to #21)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import MINI
+from test_hardening import entry
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- #3: control and bidi characters are refused by the schema ----------------------------------
+
+
+@pytest.mark.parametrize("field, value, where", [
+    ("name", r'"Evil\e]52;c;cHduZWQ=\a"', "x.yaml:2: name: holds a control character (U+001B)"),
+    ("title", r'"clear\e[2J"', "x.yaml:3: title: holds a control character (U+001B)"),
+    ("labs", r'["ok", "bell\a"]', "x.yaml:5: labs[1]: holds a control character (U+0007)"),
+    ("problem", r'"nul\0here"', "x.yaml:7: problem: holds a control character (U+0000)"),
+    ("solution", r'"csi\x9b2J"', "x.yaml:8: solution: holds a control character (U+009B)"),
+    ("name", '"gnp\u202eexe.txt"', "x.yaml:2: name: holds a bidirectional override (U+202E)"),
+    ("family", '"a\u2066b"', "x.yaml:9: family: holds a bidirectional override (U+2066)"),
+    ("name", r'"two\nlines"', "x.yaml:2: name: holds a line break or tab (U+000A)"),
+    ("links", r'{paper: "https://example.org/\e[8m"}', "x.yaml:9: links: holds a control character (U+001B)"),
+    ("lineage", r'[{id: y, relation: extends, note: "\e[8mhidden"}]',
+     "x.yaml:9: lineage[0].note: holds a control character (U+001B)"),
+])
+def test_control_and_bidi_characters_are_refused(cli, tmp_path, field, value, where):
+    write(tmp_path, "x.yaml", entry(**{field: value}))
+    result = cli("validate", "--data", tmp_path)
+    assert result.exit_code == 3, result.output
+    assert where in result.stderr, result.stderr
+    assert "\x1b" not in result.output and "\x07" not in result.output
+
+
+def test_prose_may_hold_tabs_and_line_breaks(cli, tmp_path):
+    write(tmp_path, "x.yaml", entry(problem='"one\\ttab\\nand a line"', key_ideas='["a\\nb"]'))
+    assert cli("validate", "--data", tmp_path).exit_code == 0
+
+
+def test_file_names_with_control_characters_are_echoed_visibly(cli, tmp_path):
+    write(tmp_path, "bad\x1b]0;pwned\x07.yaml", "id: x\n")
+    result = cli("validate", "--data", tmp_path)
+    assert result.exit_code == 3
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "bad\\x1b]0;pwned\\x07.yaml" in result.stderr
+
+
+# --- #12: ASCII digits only ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"date": '"20\u0661\u0669-\u0660\u0662"'}, "x.yaml:4: date: expected YYYY-MM"),
+    ({"arxiv": '"\u0661\u0669\u0660\u0662.\u0660\u0660\u0660\u0660\u0661"'}, "x.yaml:9: arxiv: String should match"),
+    ({"params": '[{label: a, total: "\u0663\u0664\u0660M"}]'}, "x.yaml:9: params[0].total: expected a number"),
+])
+def test_non_ascii_digits_are_refused(cli, tmp_path, fields, message):
+    write(tmp_path, "x.yaml", entry(**fields))
+    result = cli("validate", "--data", tmp_path)
+    assert result.exit_code == 3, result.output
+    assert message in result.stderr, result.stderr
+
+
+def test_years_and_arxiv_ids_take_ascii_digits_only(cli):
+    from evollm.errors import UsageError
+    from evollm.query import parse_years
+    from evollm.sources.arxiv import parse_arxiv_id
+
+    with pytest.raises(UsageError):
+        parse_years("\u0662\u0660\u0661\u0669")
+    with pytest.raises(UsageError):
+        parse_arxiv_id("\u0662\u0663\u0660\u0665.\u0661\u0668\u0662\u0669\u0660")
+
+
+# --- #13: names of every script -----------------------------------------------------------------
+
+
+def test_names_in_other_scripts_do_not_collide(cli, tmp_path):
+    from evollm.kb import normalize
+
+    assert normalize("通义千问") == "通义千问" and normalize("ГигаЧат") == "гигачат"
+    assert normalize("ＧＰＴ－２") == normalize("gpt 2") == "gpt2"  # NFKC: full-width forms
+    write(tmp_path, "qwen.yaml", entry(id="qwen", name="通义千问", aliases="[通义千问]"))
+    write(tmp_path, "giga.yaml", entry(id="giga", name="ГигаЧат", aliases="[ГигаЧат]"))
+    result = cli("validate", "--data", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert json.loads(cli("show", "гигачат", "--json", "--data", tmp_path).stdout)["id"] == "giga"
+    assert json.loads(cli("show", "通义千问", "--json", "--data", tmp_path).stdout)["id"] == "qwen"
+
+
+# --- #18: duplicate keys at every depth ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("fields, line", [
+    ({"links": "{paper: 'https://a.org/1', paper: 'https://a.org/2'}"}, 9),
+    ({"params": "[{label: a, total: 1B, total: 2B}]"}, 9),
+    ({"lineage": "\n  - id: y\n    relation: extends\n    id: z"}, 12),
+])
+def test_duplicate_keys_below_the_top_level_are_refused(cli, tmp_path, fields, line):
+    write(tmp_path, "x.yaml", entry(**fields))
+    result = cli("validate", "--data", tmp_path)
+    assert result.exit_code == 3, result.output
+    assert f"x.yaml:{line}: field" in result.stderr and "appears twice" in result.stderr
+
+
+# --- #16: ~nouser -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["EVOLLM_HOME", "EVOLLM_DATA", "--data"])
+def test_a_home_of_no_user_is_a_usage_error(cli, monkeypatch, how):
+    args = ["timeline", "--json"]
+    if how == "--data":
+        args += ["--data", "~no-such-user-evollm/x"]
+    else:
+        monkeypatch.setenv(how, "~no-such-user-evollm/x")
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    assert "~no-such-user-evollm/x" in result.stderr and "names no user" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+# --- #8: a symlink loop -------------------------------------------------------------------------
+
+
+def test_a_symlink_loop_is_the_files_problem(cli, tmp_path):
+    kb = tmp_path / "kb"
+    shutil.copytree(MINI, kb)
+    (kb / "loop.yaml").symlink_to(kb / "loop.yaml")
+    (kb / "a.yaml").symlink_to(kb / "b.yaml")
+    (kb / "b.yaml").symlink_to(kb / "a.yaml")
+    result = cli("validate", "--data", kb)
+    assert result.exit_code == 3, result.output
+    assert "loop.yaml: cannot read: a loop of symbolic links" in result.stderr
+    assert "a.yaml: cannot read: a loop" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+# --- #7: export --force replaces regular files only ---------------------------------------------
+
+
+def test_export_force_refuses_to_replace_a_symlink(cli, tmp_path):
+    precious = write(tmp_path, "precious.txt", "keep me")
+    link = tmp_path / "out.json"
+    link.symlink_to(precious)
+    result = cli("export", "--format", "json", "-o", link, "--force", "--data", MINI)
+    assert result.exit_code == 1, result.output
+    assert "is a symbolic link; refusing to replace it" in result.stderr
+    assert link.is_symlink() and precious.read_text() == "keep me"
+
+
+def test_export_force_refuses_to_replace_a_device_or_pipe(cli, tmp_path):
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    result = cli("export", "--format", "json", "-o", fifo, "--force", "--data", MINI)
+    assert result.exit_code == 1, result.output
+    assert "not a regular file; refusing to replace it" in result.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_export_force_still_replaces_a_regular_file(cli, tmp_path):
+    target = write(tmp_path, "out.json", "old")
+    assert cli("export", "--format", "json", "-o", target, "--force", "--data", MINI).exit_code == 0
+    assert json.loads(target.read_text())
+
+
+# --- #9: the cache is not evidence --------------------------------------------------------------
+
+
+def _cache_file():
+    from evollm import cache
+
+    (path,) = sorted(cache.cache_dir().glob("kb-*.json"))
+    return path
+
+
+@pytest.fixture
+def kb_copy(tmp_path, monkeypatch):
+    from evollm import cache
+
+    folder = tmp_path / "kb"
+    shutil.copytree(MINI, folder)
+    monkeypatch.setattr(cache, "RACY_SECONDS", 0.0)
+    return folder
+
+
+def _tamper(path: Path, old: bytes, new: bytes) -> None:
+    """Replace bytes of the cache by as many others: its size and layout still look intact."""
+    data = path.read_bytes()
+    assert old in data and len(old) == len(new)
+    path.write_bytes(data.replace(old, new))
+
+
+def test_validate_reads_the_files_not_the_cache(cli, kb_copy, monkeypatch):
+    from evollm import cache
+
+    assert cli("timeline", "--json", "--data", kb_copy).exit_code == 0  # a cache exists
+
+    def forged(*args):  # whatever a cache says, validate must not take it as evidence
+        raise AssertionError("validate consulted the cache")
+
+    monkeypatch.setattr(cache, "read", forged)
+    result = cli("validate", "--data", kb_copy)
+    assert result.exit_code == 0, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_tampered_cache_body_is_not_served(cli, kb_copy):
+    assert cli("timeline", "--json", "--data", kb_copy).exit_code == 0
+    path = _cache_file()
+    _tamper(path, b'"paper":"https://arxiv.org/abs/1706', b'"paper":"javascript:alert(1)///////')
+    result = cli("export", "--format", "markdown", "--data", kb_copy)
+    assert "javascript:" not in result.stdout
+
+
+def test_a_tampered_cache_header_is_not_served(cli, kb_copy):
+    assert cli("timeline", "--json", "--data", kb_copy).exit_code == 0
+    path = _cache_file()
+    _tamper(path, b'"Lab Four"', b'"Evil[12]"')
+    result = cli("timeline", "--json", "--data", kb_copy)
+    assert result.exit_code == 0 and "Evil" not in result.stdout
+
+
+def test_the_cache_folder_is_private_and_others_caches_are_ignored(cli, kb_copy, monkeypatch):
+    from evollm import cache
+
+    assert cli("timeline", "--json", "--data", kb_copy).exit_code == 0
+    assert stat.S_IMODE(os.stat(cache.cache_dir()).st_mode) == 0o700
+    path = _cache_file()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    monkeypatch.setattr(os, "getuid", lambda: os.stat(path).st_uid + 1)  # as if someone else wrote it
+    assert cache.read([kb_copy], "any", []) is None
+    from evollm.kb import load_knowledge_base
+
+    kb = load_knowledge_base(kb_copy)
+    assert kb._stored is None  # parsed afresh
+
+
+def test_a_group_writable_cache_is_ignored(kb_copy):
+    from evollm import cache
+    from evollm.kb import load_knowledge_base
+
+    load_knowledge_base(kb_copy)
+    os.chmod(_cache_file(), 0o666)
+    assert load_knowledge_base(kb_copy)._stored is None
+
+
+def test_markdown_export_escapes_hostile_urls_whatever_their_origin():
+    from evollm.export.markdown import to_markdown
+    from types import SimpleNamespace
+
+    hostile = SimpleNamespace(
+        id="x", name="X", title="T", date="2019-02", year=2019, labs=["L"], kind="model", architecture=None,
+        authors=[], arxiv=None, solution="s", links={"paper": "javascript:alert(1)"}, sources=[])
+    text = to_markdown([hostile])
+    assert "javascript:" not in text
+    hostile.links = {"paper": "https://ok.org/a> <img src=x onerror=alert(1)>"}
+    assert "<img" not in to_markdown([hostile])
