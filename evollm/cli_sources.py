@@ -70,10 +70,12 @@ def add(
 
     if arxiv_id is None:
         raise UsageError("give the paper with --arxiv ID, e.g. evollm add --arxiv 2305.18290")
+    from evollm.text import visible
+
     path, paper = drafts.add_from_arxiv(arxiv_id, entry_id=entry_id, data=data, kind=kind, force=force)
-    print(path)
+    print(visible(str(path)))
     err = _console(stderr=True)
-    err.print(f"Drafted {paper.title!r} ({paper.arxiv_id}) as {path.stem}.", markup=False, soft_wrap=True)
+    err.print(visible(f"Drafted {paper.title!r} ({paper.arxiv_id}) as {path.stem}."), markup=False, soft_wrap=True)
     err.print("Next: write problem and solution, replace the labs placeholder, delete `status: draft`; "
               "then run evollm validate.", markup=False, soft_wrap=True)
 
@@ -114,10 +116,14 @@ def check_arxiv(
                       "note": m.note, "fixable": m.fixable, "fixed": (m.entry_id, m.field) in report.fixed_fields}
                      for m in report.mismatches])
     else:
+        from evollm.text import visible
+
         for _, diff, _ in report.fixed:
-            print(diff, end="")
+            print(visible(diff, keep_newlines=True), end="")
         if remaining:
-            _console().print(_mismatch_table(remaining))
+            from evollm.render.sources import mismatch_table
+
+            _console().print(mismatch_table(remaining))
     answers = report.answers
     source = f"{answers.requests} request{'s' if answers.requests != 1 else ''}"
     if answers.cached:
@@ -135,21 +141,6 @@ def check_arxiv(
         if not fix and any(m.fixable for m in remaining):
             err.print("evollm check arxiv --fix rewrites titles and authors.", markup=False)
         raise typer.Exit(1)
-
-
-def _mismatch_table(mismatches):
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold", title="Differences from arXiv", title_justify="left")
-    table.add_column("Entry", style="bold", overflow="fold")
-    table.add_column("arXiv", style="dim", no_wrap=True)
-    table.add_column("Field", no_wrap=True)
-    table.add_column("Ours", overflow="fold")
-    table.add_column("arXiv's", overflow="fold")
-    for m in mismatches:
-        theirs = f"{m.theirs}\n({m.note})" if m.note else m.theirs
-        table.add_row(m.entry_id, m.arxiv_id, m.field, m.ours, theirs)
-    return table
 
 
 # --- check links ------------------------------------------------------------------------------
@@ -182,7 +173,9 @@ def check_links(
                      for f in findings])
     problems = [f for f in findings if f.link.state != "ok"]
     if problems and not as_json:
-        _console().print(_links_table(problems))
+        from evollm.render.sources import links_table
+
+        _console().print(links_table(problems))
     counts = {state: sum(f.link.state == state for f in findings) for state in ("dead", "redirected", "blocked")}
     distinct = len({f.link.url for f in findings})
     _console(stderr=True).print(
@@ -190,19 +183,3 @@ def check_links(
         + ", ".join(f"{n} {state}" for state, n in counts.items()) + ".", markup=False, soft_wrap=True)
     if counts["dead"]:
         raise typer.Exit(1)
-
-
-def _links_table(findings):
-    from rich.table import Table
-
-    order = {"dead": 0, "redirected": 1, "blocked": 2}
-    table = Table(box=None, header_style="bold")
-    table.add_column("Entry", style="bold", overflow="fold")
-    table.add_column("Field", style="dim", no_wrap=True)
-    table.add_column("State", no_wrap=True)
-    table.add_column("URL", overflow="fold")
-    table.add_column("Detail", overflow="fold")
-    for f in sorted(findings, key=lambda f: order[f.link.state]):
-        style = {"dead": "red", "redirected": "yellow", "blocked": "dim"}[f.link.state]
-        table.add_row(f.entry_id, f.where, f"[{style}]{f.link.state}[/]", f.link.url, f.link.detail)
-    return table

@@ -271,3 +271,161 @@ def test_markdown_export_escapes_hostile_urls_whatever_their_origin():
     assert "javascript:" not in text
     hostile.links = {"paper": "https://ok.org/a> <img src=x onerror=alert(1)>"}
     assert "<img" not in to_markdown([hostile])
+
+
+# --- #2 and #3: what entries and answers hold is shown as it is, in every command ---------------
+
+MARKUP = "[/] [link=file:///etc/passwd]click[/link] [bold red]loud[/]"
+
+
+def hostile_kb(folder: Path, url: str = "https://example.org/a[/]b[link=file:///etc/passwd]") -> Path:
+    """Two entries whose every text field holds markup, harmless brackets and a `[/]`."""
+    write(folder, "tech.yaml", f"""\
+id: tech
+name: "Tech [beta] [/]"
+title: "A title {MARKUP}"
+date: 2023-01
+labs: ["[Anonymous]", "Lab {MARKUP}"]
+kind: method
+family: "Fam [x]"
+aliases: ["[alias]"]
+authors: ["Ann [/] Author"]
+problem: "Problem {MARKUP}"
+solution: "Solution {MARKUP}"
+key_ideas: ["Idea {MARKUP}"]
+pretraining: "Pre {MARKUP}"
+corpus: "Corpus {MARKUP}"
+license: "[MIT]"
+params: [{{label: "[7B]", total: 7B}}]
+links: {{paper: "{url}"}}
+sources: ["{url}"]
+""")
+    write(folder, "model.yaml", f"""\
+id: model
+name: "Model [beta]"
+title: "Direct Preference Optimization: Your Language Model is Secretly a Reward Model"
+date: 2023-05-29
+labs: ["[Anonymous]"]
+kind: model
+architecture: decoder
+family: "Fam [x]"
+arxiv: "2305.18290"
+authors: [Rafael Rafailov, Archit Sharma, Eric Mitchell, Stefano Ermon, Christopher D. Manning, Chelsea Finn]
+problem: "P {MARKUP}"
+solution: "S {MARKUP}"
+uses: [tech]
+lineage: [{{id: tech, relation: builds-on, note: "Note {MARKUP}"}}]
+""")
+    return folder
+
+
+READ_COMMANDS = [
+    ["timeline"], ["timeline", "2023"], ["timeline", "--lab", "[Anonymous]"], ["show", "model"], ["show", "tech"],
+    ["tree", "tech"], ["tree", "model", "--ancestors"], ["tree", "--family", "Fam [x]"], ["tree", "--all"],
+    ["tree", "tech", "--format", "mermaid"], ["tree", "tech", "--format", "dot"], ["search", "beta"],
+    ["validate"], ["path", "tech", "model"], ["path", "tech", "model", "--all"], ["diff", "tech", "model"],
+    ["uses", "tech"], ["learn", "model"], ["stats"], ["plot", "params"], ["plot", "count"],
+    *[["export", "--format", f] for f in ("json", "yaml", "csv", "bibtex", "markdown", "html")],
+]
+
+
+def assert_shown_not_obeyed(result, args) -> None:
+    assert result.exception is None or isinstance(result.exception, SystemExit), (args, repr(result.exception))
+    assert "MarkupError" not in result.output and "Traceback" not in result.output, args
+    assert "\x1b]8;" not in result.output, args  # no terminal hyperlink
+    assert "\x9b" not in result.output and "\u202e" not in result.output, args
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["piped", "terminal"])
+@pytest.mark.parametrize("args", READ_COMMANDS, ids=" ".join)
+def test_every_command_shows_markup_as_text(cli, tmp_path, monkeypatch, args, terminal):
+    if terminal:
+        monkeypatch.setenv("FORCE_COLOR", "1")  # the path a terminal takes: through rich
+    monkeypatch.setenv("COLUMNS", "250")
+    kb = hostile_kb(tmp_path / "kb")
+    result = cli(*args, "--data", kb)
+    assert result.exit_code == 0, (args, result.output)
+    assert_shown_not_obeyed(result, args)
+    if args[0] in ("timeline", "show", "tree", "search", "path", "diff", "uses", "learn") and "--format" not in args:
+        shown = result.stdout
+        assert "[beta]" in shown, (args, shown)  # harmless brackets are not eaten
+        if args[0] in ("timeline", "uses", "diff") and args[1:2] != []:
+            assert "[Anonymous]" in shown, (args, shown)
+
+
+def test_the_overview_and_cards_keep_every_bracket(cli, tmp_path):
+    kb = hostile_kb(tmp_path / "kb")
+    card = cli("show", "tech", "--data", kb).stdout
+    for text in ("Tech [beta] [/]", MARKUP, "[Anonymous]", "[MIT]", "[7B]", "Ann [/] Author"):
+        assert text in card, (text, card)
+    overview = cli("timeline", "--data", kb).stdout
+    assert "Model [beta]" in overview or "Tech [beta]" in overview
+    header = cli("diff", "tech", "model", "--data", kb).stdout.splitlines()[1]  # the names head the columns
+    assert "Tech [beta] [/]" in header and "Model [beta]" in header, header
+
+
+def _arxiv_answering(title: str, monkeypatch):
+    """A local arXiv whose answer for 2305.18290 carries `title`."""
+    from test_arxiv import ATOM, LocalServer, feed
+
+    from evollm.sources import arxiv
+
+    body = feed(["2305.18290"]).replace(
+        b"Direct Preference Optimization: Your Language Model is Secretly a Reward Model",
+        title.replace("&", "&amp;").replace("<", "&lt;").encode())
+    server = LocalServer(lambda method, path, query: (200, ATOM, body))
+    monkeypatch.setenv("EVOLLM_ARXIV_API", f"{server.url}/api/query")
+    monkeypatch.setattr(arxiv, "MIN_INTERVAL", 0.0)
+    return server
+
+
+def test_check_arxiv_shows_markup_and_controls_from_arxiv_as_text(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # no cell wraps
+    kb = hostile_kb(tmp_path / "kb")
+    title = "Evil [/] title [link=file:///etc/passwd]x[/link] \u009b2J \u202egnp.exe"
+    with _arxiv_answering(title, monkeypatch):
+        for run in ("asked", "cached"):  # a cached answer is shown the same way
+            result = cli("check", "arxiv", "--data", kb)
+            assert result.exit_code == 1, (run, result.output)
+            assert_shown_not_obeyed(result, run)
+            assert "Evil [/] title [link=file:///etc/passwd]x[/link] \\x9b2J \\u202egnp.exe" in result.stdout
+
+
+def test_check_links_shows_markup_in_urls_as_text(cli, tmp_path, monkeypatch):
+    from test_arxiv import LocalServer
+
+    with LocalServer(lambda method, path, query: (404, {}, b"")) as server:
+        kb = hostile_kb(tmp_path / "kb", url=f"{server.url}/a[/]b[link=file:///etc/passwd]x")
+        result = cli("check", "links", "--data", kb)
+    assert result.exit_code == 1, result.output
+    assert_shown_not_obeyed(result, "links")
+    assert "/a[/]b[link=file:///etc/passwd]x" in result.stdout.replace("\n", "")
+
+
+# --- #4: CSV cells that a spreadsheet would run -------------------------------------------------
+
+
+def test_csv_cells_that_start_a_formula_are_defused(cli, tmp_path):
+    import csv
+    import io
+
+    write(tmp_path, "x.yaml", entry(name='"=HYPERLINK(\\"http://evil\\")"', title='"+1+cmd"', labs='["-2+3", "@SUM(A1)"]',
+                                    problem='"\\tpadded"'))
+    result = cli("export", "--format", "csv", "--data", tmp_path)
+    assert result.exit_code == 0, result.output
+    (row,) = list(csv.DictReader(io.StringIO(result.stdout, newline="")))
+    assert row["name"] == "'=HYPERLINK(\"http://evil\")" and row["title"] == "'+1+cmd"
+    assert row["labs"] == "'-2+3; @SUM(A1)" and row["id"] == "x"
+
+
+# --- #14: Mermaid directives from titles --------------------------------------------------------
+
+
+def test_mermaid_labels_and_titles_carry_no_directive(cli, tmp_path):
+    evil = "%%{init: {'themeCSS': 'body {display:none}'}}%%"
+    write(tmp_path, "x.yaml", entry(name=f'"{evil}"', family=f'"{evil}"'))
+    for args in (["tree", "x"], ["tree", "--family", evil]):
+        result = cli(*args, "--format", "mermaid", "--data", tmp_path)
+        assert result.exit_code == 0, result.output
+        assert "%%" not in result.stdout and "{" not in result.stdout and "themeCSS" in result.stdout
+        assert "'" not in result.stdout
