@@ -294,13 +294,8 @@ def _line_of(node, loc: tuple) -> int | None:
 
 def read_entry(path: Path, display: str) -> tuple[object | None, list[Problem]]:
     """Parse and validate one file: (Entry or None, problems)."""
-    import yaml
-    from pydantic import ValidationError
-
-    from evollm.models import Entry
-
-    def problem(message: str, line: int | None = None, field_name: str = "") -> list[Problem]:
-        return [Problem(display, line, field_name, message)]
+    def problem(message: str) -> list[Problem]:
+        return [Problem(display, None, "", message)]
 
     try:
         size = path.stat().st_size
@@ -313,6 +308,20 @@ def read_entry(path: Path, display: str) -> tuple[object | None, list[Problem]]:
         if exc.errno == errno.ELOOP:
             return None, problem("cannot read: a loop of symbolic links")
         return None, problem(f"cannot read: {exc.strerror}")
+    return parse_entry(text, display, path.stem)
+
+
+def parse_entry(text: str, display: str, stem: str) -> tuple[object | None, list[Problem]]:
+    """Parse and validate the text of an entry file named `stem`.yaml: (Entry or None, problems).
+    The one strict reading of an entry: files, and drafts before they are written."""
+    import yaml
+    from pydantic import ValidationError
+
+    from evollm.models import Entry
+
+    def problem(message: str, line: int | None = None, field_name: str = "") -> list[Problem]:
+        return [Problem(display, line, field_name, message)]
+
     loader = _yaml_loader()(text)
     try:
         node = loader.get_single_node()
@@ -349,8 +358,8 @@ def read_entry(path: Path, display: str) -> tuple[object | None, list[Problem]]:
                 message = "unknown field"
             problems += problem(message, _line_of(node, loc), where)
         return None, problems
-    if entry.id != path.stem:
-        return None, problem(f"id {entry.id!r} must equal the file name's stem {path.stem!r}",
+    if entry.id != stem:
+        return None, problem(f"id {entry.id!r} must equal the file name's stem {stem!r}",
                              _line_of(node, ("id",)), "id")
     return entry, []
 

@@ -429,3 +429,56 @@ def test_mermaid_labels_and_titles_carry_no_directive(cli, tmp_path):
         assert result.exit_code == 0, result.output
         assert "%%" not in result.stdout and "{" not in result.stdout and "themeCSS" in result.stdout
         assert "'" not in result.stdout
+
+
+# --- #1: values from arXiv go into a draft as YAML data ----------------------------------------
+
+
+def _arxiv_with_category(term: str, monkeypatch):
+    from test_arxiv import ATOM, LocalServer, feed
+
+    from evollm.sources import arxiv
+
+    body = feed(["2305.18290"]).replace(b'<arxiv:primary_category term="cs.LG"/>',
+                                        f'<arxiv:primary_category term="{term}"/>'.encode())
+    server = LocalServer(lambda method, path, query: (200, ATOM, body))
+    monkeypatch.setenv("EVOLLM_ARXIV_API", f"{server.url}/api/query")
+    monkeypatch.setattr(arxiv, "MIN_INTERVAL", 0.0)
+    return server
+
+
+@pytest.mark.parametrize("term", [
+    "cs.LG&#10;family: injected", "cs.LG&#10;status: draft", "cs.LG: [", "&quot;cs&#10;#", "cs.LG&#13;&#10;x: 1",
+    "cs.LG\u202e",
+])
+def test_a_hostile_category_cannot_add_yaml_lines(cli, tmp_path, monkeypatch, term):
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    with _arxiv_with_category(term, monkeypatch):
+        result = cli("add", "--arxiv", "2305.18290", "--data", folder)
+    assert result.exit_code == 0, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    text = (folder / "direct-preference-optimization.yaml").read_text(encoding="utf-8")
+    assert "injected" not in text and "x: 1" not in text and "arxiv_category" not in text
+    assert "(no category)" in text
+    assert cli("validate", "--data", folder).exit_code == 0
+
+
+def test_a_good_category_is_kept(cli, tmp_path, monkeypatch):
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    with _arxiv_with_category("physics.comp-ph", monkeypatch):
+        assert cli("add", "--arxiv", "2305.18290", "--data", folder).exit_code == 0
+    assert "arxiv_category: physics.comp-ph\n" in (folder / "direct-preference-optimization.yaml").read_text()
+
+
+def test_a_draft_is_read_as_strictly_as_the_knowledge_base():
+    from evollm.errors import EvollmError
+    from evollm.sources.drafts import _validate_text
+
+    good = entry(id="x", links="{paper: 'https://a.org/1'}")
+    _validate_text(good, "kb/x.yaml")
+    with pytest.raises(EvollmError, match="appears twice"):
+        _validate_text(entry(id="x", links="{paper: 'https://a.org/1', paper: 'https://a.org/2'}"), "kb/x.yaml")
+    with pytest.raises(EvollmError, match="YAML"):
+        _validate_text(entry(id="x", title="[unclosed"), "kb/x.yaml")
