@@ -482,3 +482,171 @@ def test_a_draft_is_read_as_strictly_as_the_knowledge_base():
         _validate_text(entry(id="x", links="{paper: 'https://a.org/1', paper: 'https://a.org/2'}"), "kb/x.yaml")
     with pytest.raises(EvollmError, match="YAML"):
         _validate_text(entry(id="x", title="[unclosed"), "kb/x.yaml")
+
+
+# --- #5, #6, #20: network reads are bounded in time and size, and stay on arXiv's origin ---------
+
+
+class DripServer:
+    """A server on 127.0.0.1 that answers each connection with `head` at once and then `drip`
+    one byte every `gap` seconds: it never stays silent long enough for a per-read timeout."""
+
+    def __init__(self, head: bytes, drip: bytes, gap: float = 0.1):
+        import socket
+        import threading
+
+        self.head, self.drip, self.gap = head, drip, gap
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _serve(self):
+        import threading
+
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        import time
+
+        try:
+            conn.recv(65536)
+            conn.sendall(self.head)
+            for byte in self.drip:
+                if self.stop.is_set():
+                    break
+                conn.sendall(bytes([byte]))
+                time.sleep(self.gap)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_a_dripping_arxiv_is_cut_off_at_the_total_time(cli, tmp_path, monkeypatch, part):
+    import time
+
+    from evollm.sources import arxiv
+
+    monkeypatch.setattr(arxiv, "TIMEOUT", 1.0)
+    monkeypatch.setattr(arxiv, "MIN_INTERVAL", 0.0)
+    if part == "headers":
+        server = DripServer(b"HTTP/1.1 200 OK\r\n", b"X-Slow: " + b"a" * 400 + b"\r\n\r\n")
+    else:
+        server = DripServer(b"HTTP/1.1 200 OK\r\nContent-Length: 4000\r\n\r\n", b"<" * 4000)
+    with server:
+        monkeypatch.setenv("EVOLLM_ARXIV_API", f"{server.url}/api/query")
+        start = time.monotonic()
+        result = cli("add", "--arxiv", "2305.18290", "--data", tmp_path)
+        elapsed = time.monotonic() - start
+    assert result.exit_code == 4, result.output
+    assert "arXiv (127.0.0.1:" in result.stderr and "did not answer within 1 s" in result.stderr
+    assert elapsed < 6, elapsed  # two tries of 1 s, not 400 bytes x 0.1 s
+
+
+def test_the_arxiv_requests_of_a_command_share_a_budget(cli, tmp_path, monkeypatch):
+    from test_arxiv import ATOM, LocalServer, feed
+
+    from evollm.sources import arxiv
+
+    monkeypatch.setattr(arxiv, "BUDGET", 1.0)
+    monkeypatch.setattr(arxiv, "MIN_INTERVAL", 0.0)
+    with LocalServer(lambda method, path, query: (200, ATOM, feed(["2305.18290"]), 3.0)) as server:
+        monkeypatch.setenv("EVOLLM_ARXIV_API", f"{server.url}/api/query")
+        result = cli("add", "--arxiv", "2305.18290", "--data", tmp_path)
+    assert result.exit_code == 4, result.output
+    assert "arXiv (127.0.0.1:" in result.stderr and "budget of 1 s" in result.stderr
+
+
+def test_a_dripping_link_is_timed_out_at_the_total_time(tmp_path):
+    import time
+
+    from evollm.sources import links
+
+    with DripServer(b"HTTP/1.1 200 OK\r\n", b"X-Slow: " + b"a" * 400 + b"\r\n\r\n") as server:
+        start = time.monotonic()
+        states = links.check_urls([f"{server.url}/slow"], timeout=0.5)
+        elapsed = time.monotonic() - start
+    (state,) = states.values()
+    assert state.state == "dead" and "timed out" in state.detail
+    assert elapsed < 5, elapsed
+
+
+def test_check_links_has_a_budget_and_names_the_slow_host(cli, tmp_path, monkeypatch):
+    from test_arxiv import LocalServer
+
+    from evollm.sources import links
+
+    monkeypatch.setattr(links, "BUDGET", 1.0)
+    with LocalServer(lambda method, path, query: (200, {}, b"", 3.0)) as server:
+        kb = hostile_kb(tmp_path / "kb", url=f"{server.url}/slow")
+        result = cli("check", "links", "--timeout", "10", "--data", kb)
+    assert result.exit_code == 4, result.output
+    assert "ran out of its 1 s budget; still waiting on 127.0.0.1" in result.stderr
+
+
+def test_an_oversized_arxiv_answer_is_refused(cli, tmp_path, monkeypatch):
+    from evollm.sources import arxiv
+
+    monkeypatch.setattr(arxiv, "MIN_INTERVAL", 0.0)
+    size = arxiv.MAX_ANSWER_BYTES + 1024 * 1024
+    for head in (f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n".encode(),  # said at once
+                 b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"):  # found out while reading
+        with DripServer(head + b" " * size, b"") as server:
+            monkeypatch.setenv("EVOLLM_ARXIV_API", f"{server.url}/api/query")
+            result = cli("add", "--arxiv", "2305.18290", "--data", tmp_path)
+        assert result.exit_code == 4, result.output
+        assert "is larger than 8 MB; refused" in result.stderr
+
+
+def test_arxiv_redirects_stay_on_the_endpoints_origin(cli, tmp_path, monkeypatch):
+    from test_arxiv import ATOM, LocalServer, feed
+
+    from evollm.sources import arxiv
+
+    monkeypatch.setattr(arxiv, "MIN_INTERVAL", 0.0)
+    with LocalServer(lambda method, path, query: (200, ATOM, feed(["2305.18290"]))) as elsewhere:
+        moved = {"Location": f"{elsewhere.url.replace('127.0.0.1', 'localhost')}/api/query?id_list=2305.18290"}
+        with LocalServer(lambda method, path, query: (302, moved, b"")) as endpoint:
+            monkeypatch.setenv("EVOLLM_ARXIV_API", f"{endpoint.url}/api/query")
+            result = cli("add", "--arxiv", "2305.18290", "--data", tmp_path)
+    assert result.exit_code == 4, result.output
+    assert "redirected to another origin (http://localhost:" in result.stderr
+    assert elsewhere.requests == []
+
+    def same_origin(method, path, query):
+        if path == "/old":
+            return 301, {"Location": "/api/query?" + "&".join(f"{k}={v[0]}" for k, v in query.items())}, b""
+        return 200, ATOM, feed(query["id_list"][0].split(","))
+
+    with LocalServer(same_origin) as endpoint:
+        monkeypatch.setenv("EVOLLM_ARXIV_API", f"{endpoint.url}/old")
+        folder = tmp_path / "b"
+        folder.mkdir()
+        result = cli("add", "--arxiv", "2305.18290", "--data", folder)
+    assert result.exit_code == 0, result.output
+
+
+def test_https_to_http_is_another_origin():
+    from evollm.sources.arxiv import _origin
+
+    assert _origin("https://export.arxiv.org/api/query") == _origin("https://EXPORT.arxiv.org:443/x")
+    assert _origin("https://export.arxiv.org/api/query") != _origin("http://export.arxiv.org/api/query")

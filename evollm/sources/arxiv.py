@@ -34,7 +34,10 @@ from evollm.errors import EvollmError, NetworkError, NotFound, UsageError
 DEFAULT_ENDPOINT = "https://export.arxiv.org/api/query"
 MIN_INTERVAL = 3.0  # seconds between two requests to arXiv (its terms of use)
 BATCH = 100  # ids per request
-TIMEOUT = 20.0  # seconds to wait for arXiv to connect, and then for each part of its answer
+TIMEOUT = 20.0  # seconds for one whole request: connecting, the headers and the body
+BUDGET = 300.0  # seconds for all the requests of one command, pauses between them included
+MAX_ANSWER_BYTES = 8 * 1024 * 1024  # a batch of 100 papers is ~300 KB; more is refused
+MAX_REDIRECTS = 3  # within the endpoint's own origin only
 RETRIES = 1  # tries after the first, for a timeout, a refused connection or an HTTP 5xx
 CACHE_DAYS = 30  # cached answers older than this are fetched again
 
@@ -232,6 +235,34 @@ class _Garbled(Exception):
     """arXiv's answer is not the Atom feed it should be."""
 
 
+class _TooSlow(Exception):
+    """A request, or the command's requests together, ran out of time."""
+
+    def __init__(self, seconds: float, what: str = "did not answer within"):
+        super().__init__(seconds)
+        self.seconds, self.what = seconds, what
+
+
+class _TooLarge(Exception):
+    """arXiv's answer is larger than MAX_ANSWER_BYTES."""
+
+
+class _Offsite(Exception):
+    """arXiv's endpoint redirected to another origin (or from https to http)."""
+
+    def __init__(self, location: str):
+        super().__init__(location)
+        self.location = location
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
 def _error_summary(content: bytes) -> str:
     """The text of an arXiv error entry (<entry><title>Error</title><summary>why</summary>), if any."""
     from lxml import etree
@@ -271,14 +302,79 @@ def _check_answer(content: bytes) -> None:
                 raise _Garbled(f"an entry's <{tag}> is not a time: {when!r}") from None
 
 
-def _session():
-    """A requests session that times out and checks every answer before the `arxiv` package reads it."""
+def _bounded_get(session_request, method: str, url: str, kwargs: dict, seconds: float):
+    """The response to one request, its body read (at most MAX_ANSWER_BYTES), within `seconds`
+    in all (connecting, headers and body), redirects followed only within the URL's origin.
+
+    The request runs in a daemon thread and this one waits for it with a deadline: a server
+    that sends a byte every few seconds never trips a per-read timeout, but it cannot hold
+    the command past the deadline."""
+    import queue
+    import threading
+    from urllib.parse import urljoin
+
+    done: queue.Queue = queue.Queue(maxsize=1)
+    cancelled = threading.Event()
+    start = time.monotonic()
+
+    def work() -> None:
+        try:
+            target, response = url, None
+            for _ in range(MAX_REDIRECTS + 1):
+                response = session_request(method, target, **{**kwargs, "allow_redirects": False, "stream": True,
+                                                              "timeout": (seconds, seconds)})
+                if not (response.is_redirect and response.headers.get("location")):
+                    break
+                following = urljoin(target, response.headers["location"])
+                response.close()
+                if _origin(following) != _origin(url):  # another host, port, or https -> http
+                    raise _Offsite(following)
+                target = following
+            else:
+                raise _Status(response.status_code, "too many redirects")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+                raise _TooLarge(int(declared))
+            body, size = [], 0
+            for chunk in response.iter_content(64 * 1024):
+                if cancelled.is_set():
+                    break
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise _TooLarge(size)
+                body.append(chunk)
+            response.close()
+            response._content = b"".join(body)
+            done.put(response)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            done.put(exc)
+
+    threading.Thread(target=work, name="evollm-arxiv-request", daemon=True).start()
+    try:
+        outcome = done.get(timeout=max(0.0, seconds - (time.monotonic() - start)))
+    except queue.Empty:
+        cancelled.set()
+        raise _TooSlow(seconds) from None
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+def _session(deadline: float | None = None):
+    """A requests session whose every request is bounded in time and size (see `_bounded_get`),
+    stays on the endpoint's origin, and is checked before the `arxiv` package reads it.
+    `deadline` (time.monotonic()) ends the command's requests as a whole."""
     import requests
 
     class CheckedSession(requests.Session):
         def request(self, method, url, *args, **kwargs):
-            kwargs.setdefault("timeout", TIMEOUT)
-            response = super().request(method, url, *args, **kwargs)
+            seconds = TIMEOUT
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise _TooSlow(BUDGET, "used up the command's budget of")
+                seconds = min(seconds, left)
+            response = _bounded_get(super().request, method, url, kwargs, seconds)
             if response.status_code != 200:
                 raise _Status(response.status_code, _error_summary(response.content))
             _check_answer(response.content)
@@ -320,6 +416,16 @@ def _network_error(exc: BaseException, url: str) -> EvollmError:
         return NetworkError(f"arXiv ({host}) refused the request ({what}){': ' + exc.reason if exc.reason else ''}")
     if isinstance(exc, _Garbled):
         return NetworkError(f"arXiv's answer ({host}) is broken: {exc}")
+    if isinstance(exc, _TooSlow):
+        return NetworkError(f"arXiv ({host}) {exc.what} {exc.seconds:g} s; try again later")
+    if isinstance(exc, _TooLarge):
+        return NetworkError(f"arXiv's answer ({host}) is larger than {MAX_ANSWER_BYTES // (1024 * 1024)} MB; "
+                            "refused (is EVOLLM_ARXIV_API an arXiv endpoint?)")
+    if isinstance(exc, _Offsite):
+        from evollm.text import visible
+
+        return NetworkError(visible(f"arXiv ({host}) redirected to another origin ({exc.location}); not followed: "
+                                    "set EVOLLM_ARXIV_API to the address it moved to if you trust it"))
     if isinstance(exc, requests.Timeout):
         return NetworkError(f"arXiv ({host}) did not answer within {TIMEOUT:g} s; try again later")
     if isinstance(exc, requests.ConnectionError):
@@ -344,9 +450,11 @@ def _fetch_batch(batch: list[str], url: str, session, pacer: Pacer) -> dict[str,
         try:
             results = list(_client(url, session, pacer.interval).results(search))
             break
-        except (_Status, _Garbled, requests.RequestException, arxiv.ArxivError) as exc:
+        except (_Status, _Garbled, _TooSlow, _TooLarge, _Offsite, requests.RequestException,
+                arxiv.ArxivError) as exc:
+            out_of_budget = isinstance(exc, _TooSlow) and exc.seconds == BUDGET
             passing = (isinstance(exc, _Status) and exc.status >= 500) or isinstance(
-                exc, (requests.Timeout, requests.ConnectionError))
+                exc, (requests.Timeout, requests.ConnectionError)) or (isinstance(exc, _TooSlow) and not out_of_budget)
             if passing and attempt < RETRIES:
                 continue
             raise _network_error(exc, url) from None
@@ -379,7 +487,7 @@ def fetch_papers(ids: Iterable[str], *, use_cache: bool = True, refresh: bool = 
     if todo:
         url = endpoint()
         pacer = pacer or _default_pacer()
-        session = _session()
+        session = _session(deadline=time.monotonic() + BUDGET)
         if progress:
             progress(0, len(todo))
         try:
