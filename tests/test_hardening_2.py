@@ -650,3 +650,41 @@ def test_https_to_http_is_another_origin():
 
     assert _origin("https://export.arxiv.org/api/query") == _origin("https://EXPORT.arxiv.org:443/x")
     assert _origin("https://export.arxiv.org/api/query") != _origin("http://export.arxiv.org/api/query")
+
+
+# --- #10, #11: the pacer's state file -----------------------------------------------------------
+
+
+def test_the_pacer_never_writes_through_a_link(tmp_path):
+    from evollm.sources import arxiv
+
+    victim = write(tmp_path, "victim.txt", "precious")
+    state = tmp_path / "cache" / "arxiv-last-request"
+    state.parent.mkdir()
+    state.symlink_to(victim)
+    arxiv.Pacer(0.0, state=state).wait()
+    assert victim.read_text() == "precious" and state.is_symlink()
+
+
+def test_concurrent_runs_keep_the_interval(tmp_path):
+    import threading
+    import time
+
+    from evollm.sources import arxiv
+
+    state = tmp_path / "cache" / "arxiv-last-request"
+    pacers = [arxiv.Pacer(0.5, state=state) for _ in range(3)]  # three commands started together
+    start, sent = threading.Barrier(3), []
+
+    def run(pacer):
+        start.wait()
+        pacer.wait()
+        sent.append(time.time())
+
+    threads = [threading.Thread(target=run, args=(p,)) for p in pacers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sent.sort()
+    assert all(b - a >= 0.45 for a, b in zip(sent, sent[1:])), sent

@@ -26,6 +26,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -135,34 +136,71 @@ def _bare(short_id: str) -> str:
 class Pacer:
     """Keeps requests at least `interval` seconds apart, also across runs when given a `state` file.
 
-    `clock` and `sleep` are injectable so a test can prove the spacing without waiting.
+    With a state file, the time of the last request is read, waited on and written under an
+    exclusive lock (`state`.lock, flock), so concurrent runs keep the spacing too; the file is
+    read without following a link and written through `write_atomic`, which never writes
+    through one. `clock` and `sleep` are injectable so a test can prove the spacing without
+    waiting.
     """
 
     def __init__(self, interval: float | None = None, *, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep, state: Path | None = None):
         self.interval = MIN_INTERVAL if interval is None else interval
         self.clock, self.sleep, self.state = clock, sleep, state
-        self.last: float | None = None
-        if state is not None:
-            try:
-                self.last = float(state.read_text())
-            except (OSError, ValueError):
-                pass
+        self.last: float | None = None  # this process's last request
+
+    def _stored(self) -> float | None:
+        from evollm.fileio import read_private
+
+        try:
+            return float(read_private(self.state) or b"")
+        except (TypeError, ValueError):
+            return None
 
     def wait(self) -> None:
         """Sleep until a request is allowed, and count one as sent now."""
-        if self.last is not None:
-            # min(): a clock set back since the last request never makes us wait longer than one interval
-            gap = min(self.interval, self.last + self.interval - self.clock())
-            if gap > 0:
-                self.sleep(gap)
-        self.last = self.clock()
-        if self.state is not None:
+        with self._locked():
+            known = [t for t in (self.last, self._stored() if self.state is not None else None) if t is not None]
+            if known:
+                # min(): a clock set back since the last request never makes us wait longer than one interval
+                gap = min(self.interval, max(known) + self.interval - self.clock())
+                if gap > 0:
+                    self.sleep(gap)
+            self.last = self.clock()
+            if self.state is not None:
+                from evollm.fileio import write_atomic
+
+                try:
+                    write_atomic(self.state, repr(self.last), overwrite=True, private=True)
+                except (OSError, EvollmError):
+                    pass  # a link or an unwritable folder: the spacing holds for this run only
+
+    @contextmanager
+    def _locked(self):
+        """An exclusive lock beside the state file for as long as a wait lasts (none without one)."""
+        try:
+            import fcntl
+        except ImportError:  # not on POSIX: no lock
+            fcntl = None
+        fd = None
+        if self.state is not None and fcntl is not None:
+            from evollm.fileio import private_dir
+
             try:
-                self.state.parent.mkdir(parents=True, exist_ok=True)
-                self.state.write_text(repr(self.last))
+                private_dir(self.state.parent)
+                fd = os.open(self.state.with_name(self.state.name + ".lock"),
+                             os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+                fcntl.flock(fd, fcntl.LOCK_EX)
             except OSError:
-                pass
+                if fd is not None:
+                    os.close(fd)
+                fd = None
+        try:
+            yield
+        finally:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
 
 
 def _default_pacer() -> Pacer:
@@ -186,8 +224,10 @@ class AnswerCache:
 
         self.path = path or cache_dir() / "arxiv.json"
         self.answers: dict[str, dict] = {}
+        from evollm.fileio import read_private
+
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(read_private(self.path) or b"")  # not this user's own: not trusted
             if isinstance(data, dict) and data.get("version") == 1 and isinstance(data.get("answers"), dict):
                 self.answers = data["answers"]
         except (OSError, ValueError):
@@ -210,12 +250,12 @@ class AnswerCache:
 
     def save(self) -> None:
         """Write the cache; failing to is no error (the cache only saves requests)."""
-        from evollm.fileio import write_atomic
+        from evollm.fileio import private_dir, write_atomic
 
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
             write_atomic(self.path, json.dumps({"version": 1, "answers": self.answers}, ensure_ascii=False),
-                         overwrite=True)
+                         overwrite=True, private=True)
         except (OSError, EvollmError):
             pass
 
