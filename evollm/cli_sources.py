@@ -103,6 +103,8 @@ def check_arxiv(
     """
     from evollm.sources import compare
 
+    from evollm.text import visible
+
     kb = _load(data)
     entries = compare.select_entries(kb, ids or [])
     err = _console(stderr=True)
@@ -112,15 +114,13 @@ def check_arxiv(
     with _progress("asking arXiv") as progress:
         report = compare.check_entries(entries, refresh=refresh, progress=progress)
     if fix:
-        compare.apply_fixes(kb, report)
+        compare.apply_fixes(kb, report, data)
     remaining = report.remaining
     if as_json:
         _print_json([{"id": m.entry_id, "arxiv": m.arxiv_id, "field": m.field, "ours": m.ours, "arxiv_value": m.theirs,
                       "note": m.note, "fixable": m.fixable, "fixed": (m.entry_id, m.field) in report.fixed_fields}
                      for m in report.mismatches])
     else:
-        from evollm.text import visible
-
         for _, diff, _ in report.fixed:
             print(visible(diff, keep_newlines=True), end="")
         if remaining:
@@ -133,6 +133,10 @@ def check_arxiv(
         source += f", {answers.cached} answer{'s' if answers.cached != 1 else ''} from the cache"
     if report.fixed:
         err.print(f"Fixed {len(report.fixed_fields)} field(s) in {len(report.fixed)} file(s).", markup=False)
+        if report.local_corrections:
+            err.print(visible(f"{len(report.local_corrections)} of them written as local corrections in "
+                              f"{report.local_corrections[0].parent} (the entries they correct were left as they are)."),
+                      markup=False, soft_wrap=True)
     entries_off = len({m.entry_id for m in remaining})
     err.print(f"{len(entries)} entries checked against arXiv ({source}): "
               + (f"{len(remaining)} mismatch(es) in {entries_off} entries." if remaining else "no mismatch."),

@@ -688,3 +688,40 @@ def test_concurrent_runs_keep_the_interval(tmp_path):
         t.join()
     sent.sort()
     assert all(b - a >= 0.45 for a, b in zip(sent, sent[1:])), sent
+
+
+# --- #17: check arxiv --fix leaves the shipped data alone ---------------------------------------
+
+
+def test_fix_writes_a_local_correction_instead_of_rewriting_the_shipped_data(cli, tmp_path, monkeypatch):
+    from test_arxiv import ATOM, KB, LocalServer, feed
+
+    from evollm import kb as kb_module
+    from evollm.sources import arxiv
+
+    shipped = tmp_path / "site-packages" / "evollm" / "data" / "papers"
+    shipped.mkdir(parents=True)
+    write(shipped, "dpo.yaml", KB["dpo"])
+    monkeypatch.setattr(kb_module, "_package_data", lambda: shipped)
+    monkeypatch.setattr(arxiv, "MIN_INTERVAL", 0.0)
+    with LocalServer(lambda method, path, query: (200, ATOM, feed(query["id_list"][0].split(",")))) as server:
+        monkeypatch.setenv("EVOLLM_ARXIV_API", f"{server.url}/api/query")
+        result = cli("check", "arxiv", "--fix")
+        assert result.exit_code == 0, result.output
+        assert (shipped / "dpo.yaml").read_text() == KB["dpo"]  # untouched
+        local = tmp_path / "home" / "papers" / "dpo.yaml"  # EVOLLM_HOME (conftest)
+        assert "Secretly a Reward Model" in local.read_text()
+        assert "local corrections in" in result.stderr
+        shown = json.loads(cli("show", "dpo", "--json").stdout)
+        assert shown["title"].endswith("Secretly a Reward Model") and shown["local_correction"]
+        assert cli("check", "arxiv").exit_code == 0  # the correction is what is checked now
+
+
+def test_fix_rewrites_in_place_in_a_data_folder_the_user_owns(cli, tmp_path, monkeypatch):
+    from evollm.sources.compare import fix_target
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    assert fix_target(folder / "dpo.yaml", folder) == folder / "dpo.yaml"
+    monkeypatch.setattr(os, "getuid", lambda: os.stat(folder).st_uid + 1)  # someone else's folder
+    assert fix_target(folder / "dpo.yaml", folder) == tmp_path / "home" / "papers" / "dpo.yaml"
