@@ -318,6 +318,8 @@ def path(
 
     if limit < 1:
         raise UsageError("--limit must be at least 1")
+    if every and limit > graph.MAX_PATHS:
+        raise UsageError(f"--limit is at most {graph.MAX_PATHS} chains with --all, got {limit}")
     kb = _load(data)
     a, b = kb.resolve(start), kb.resolve(goal)
     if every:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 MAX_FILE_BYTES = 256 * 1024  # a generous entry is ~6 KB
 MAX_NODES = 20_000  # YAML nodes one file may expand to, aliases counted each time they are used
+MAX_DEPTH = 1_000  # levels of nesting (recent libyaml stops there too; older ones do not)
 
 
 def _package_data() -> Path:
@@ -230,21 +231,30 @@ def _yaml_loader():
 
 
 def _count_nodes(node, limit: int) -> int:
-    """Nodes `node` expands to, aliases counted every time they are used; stops past `limit`."""
-    count, stack = 0, [node]
+    """Nodes `node` expands to, aliases counted every time they are used; stops past `limit`.
+    Raises ValueError past MAX_DEPTH levels of nesting."""
+    count, stack = 0, [(node, 1)]
     while stack:
-        current = stack.pop()
+        current, depth = stack.pop()
         count += 1
         if count > limit:
             return count
         value = current.value
         if isinstance(value, list):
+            if depth >= MAX_DEPTH:
+                raise _TooDeep(current.start_mark.line + 1)
             for item in value:
                 if isinstance(item, tuple):
-                    stack.extend(item)
+                    stack.extend((part, depth + 1) for part in item)
                 else:
-                    stack.append(item)
+                    stack.append((item, depth + 1))
     return count
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int):
+        super().__init__(line)
+        self.line = line
 
 
 def _duplicate_key(node) -> tuple[str, int, int] | None:
@@ -327,8 +337,11 @@ def parse_entry(text: str, display: str, stem: str) -> tuple[object | None, list
         node = loader.get_single_node()
         if node is None:
             return None, problem("empty file; expected a mapping of fields")
-        if _count_nodes(node, MAX_NODES) > MAX_NODES:
-            return None, problem(f"expands to more than {MAX_NODES} YAML nodes (aliases?)")
+        try:
+            if _count_nodes(node, MAX_NODES) > MAX_NODES:
+                return None, problem(f"expands to more than {MAX_NODES} YAML nodes (aliases?)")
+        except _TooDeep as exc:
+            return None, problem(f"YAML: nested deeper than {MAX_DEPTH} levels", exc.line)
         duplicate = _duplicate_key(node)
         if duplicate:
             return None, problem(f"field {duplicate[0]!r} appears twice (the first at line {duplicate[1]})", duplicate[2])

@@ -27,7 +27,7 @@ def path_steps(entries, chains: list[list[tuple[str, str | None, str]]], more: b
             if note:
                 out.wrapped(note, width, indent=6, style="italic")
     if more:
-        out.add("more paths exist than shown; raise --limit", "dim").end()
+        out.add("more paths exist than shown; raise --limit (at most 100)", "dim").end()
     return out
 
 
