@@ -273,6 +273,17 @@ def test_markdown_export_escapes_hostile_urls_whatever_their_origin():
     assert "<img" not in to_markdown([hostile])
 
 
+def test_bibtex_keeps_only_plain_web_urls():
+    from types import SimpleNamespace
+
+    from evollm.export import bibtex
+
+    hostile = SimpleNamespace(arxiv=None, links={"paper": "javascript:alert(1)"})
+    assert bibtex._url(hostile) is None
+    hostile.links = {"paper": "https://ok.org/a}b"}
+    assert bibtex._url(hostile) == "https://ok.org/a%7Db"
+
+
 # --- #2 and #3: what entries and answers hold is shown as it is, in every command ---------------
 
 MARKUP = "[/] [link=file:///etc/passwd]click[/link] [bold red]loud[/]"
