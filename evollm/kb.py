@@ -369,12 +369,28 @@ def parse_entry(text: str, display: str, stem: str) -> tuple[object | None, list
             where = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "[")
             if error["type"] == "extra_forbidden":
                 message = "unknown field"
+            elif error["type"] == "string_pattern_mismatch" and isinstance(error.get("input"), str):
+                message = _control_message(error) or message
             problems += problem(message, _line_of(node, loc), where)
         return None, problems
     if entry.id != stem:
         return None, problem(f"id {entry.id!r} must equal the file name's stem {stem!r}",
                              _line_of(node, ("id",)), "id")
     return entry, []
+
+
+def _control_message(error: dict) -> str | None:
+    """What control or bidi character a string holds, for a mismatch of the schema's patterns
+    that exclude them (models.PROSE, ONE_LINE, HttpUrl); None for other patterns."""
+    from evollm.text import control_problem
+
+    return control_problem(error["input"], one_line=error["ctx"]["pattern"] != _prose_pattern())
+
+
+def _prose_pattern() -> str:
+    from evollm.models import PROSE
+
+    return PROSE
 
 
 def _display(path: Path) -> str:

@@ -10,11 +10,10 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from evollm.demos.registry import DEMOS
 from evollm.record import EntryViews
-from evollm.text import control_problem
 from evollm.vocab import ARCHITECTURES, KINDS, LINK_KINDS, RELATIONS, STATUSES, TOPICS
 
 SLUG = r"^[a-z0-9][a-z0-9.-]*$"
@@ -50,51 +49,26 @@ def _arxiv_text(value: object) -> object:
     return value
 
 
-def _prose(value: str) -> str:
-    """Prose may hold tabs and line breaks, never a control or bidi character (see evollm.text)."""
-    problem = control_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
-def _one_line(value: str) -> str:
-    problem = control_problem(value, one_line=True)
-    if problem:
-        raise ValueError(problem)
-    return value
-
+# Every string type refuses control and bidi characters (evollm.text) by a pattern, checked in
+# pydantic's compiled regex (a Python validator per string doubled the time to validate);
+# kb.parse_entry turns a mismatch of these patterns into control_problem's message. Prose may
+# hold a tab or a line break, one-line text may not. tests/test_hardening_2.py checks that every
+# string field of the schema has one of these types or a pattern of its own.
+PROSE = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
+ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
 
 Count = Annotated[int, BeforeValidator(parse_count), Field(gt=0)]
 Slug = Annotated[str, Field(pattern=SLUG, max_length=80)]
-Text = Annotated[str, Field(max_length=4000), AfterValidator(_prose)]
-Short = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(_one_line)]
-HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s<>\"]+$", max_length=500)]
+Text = Annotated[str, Field(max_length=4000, pattern=PROSE)]
+Short = Annotated[str, Field(min_length=1, max_length=300, pattern=ONE_LINE)]
+HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s<>\"\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+$",
+                               max_length=500)]
 
 
 class Strict(BaseModel):
     # defer_build: the validators are built on the first validation, so a run served from the
     # cache (which never validates) does not pay ~40 ms to build them.
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True)
-
-    @field_validator("*")
-    @classmethod
-    def _no_control_characters(cls, value):
-        """Every string of every field, at any depth, free of control and bidi characters
-        (a field typed Short or Text says more precisely where; this catches the rest)."""
-        stack = [value]
-        while stack:
-            current = stack.pop()
-            if isinstance(current, str):
-                problem = control_problem(current)
-                if problem:
-                    raise ValueError(problem)
-            elif isinstance(current, (list, tuple)):
-                stack.extend(current)
-            elif isinstance(current, dict):
-                stack.extend(current.keys())
-                stack.extend(current.values())
-        return value
 
 
 class ParamCount(Strict):

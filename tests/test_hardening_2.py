@@ -37,7 +37,7 @@ def write(folder: Path, name: str, text: str) -> Path:
     ("name", '"gnp\u202eexe.txt"', "x.yaml:2: name: holds a bidirectional override (U+202E)"),
     ("family", '"a\u2066b"', "x.yaml:9: family: holds a bidirectional override (U+2066)"),
     ("name", r'"two\nlines"', "x.yaml:2: name: holds a line break or tab (U+000A)"),
-    ("links", r'{paper: "https://example.org/\e[8m"}', "x.yaml:9: links: holds a control character (U+001B)"),
+    ("links", r'{paper: "https://example.org/\e[8m"}', "x.yaml:9: links.paper: holds a control character (U+001B)"),
     ("lineage", r'[{id: y, relation: extends, note: "\e[8mhidden"}]',
      "x.yaml:9: lineage[0].note: holds a control character (U+001B)"),
 ])
@@ -47,6 +47,54 @@ def test_control_and_bidi_characters_are_refused(cli, tmp_path, field, value, wh
     assert result.exit_code == 3, result.output
     assert where in result.stderr, result.stderr
     assert "\x1b" not in result.output and "\x07" not in result.output
+
+
+def _string_slots(annotation, metadata=()):
+    """(its pattern or None, None) for every str an annotation can hold; (None, model) for a
+    model it holds."""
+    from typing import Annotated, Literal, get_args, get_origin
+
+    from pydantic import BaseModel
+    from pydantic.fields import FieldInfo
+
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        base, *extra = get_args(annotation)
+        yield from _string_slots(base, (*metadata, *extra))
+    elif annotation is str:
+        found = [m for item in metadata for m in ([item, *item.metadata] if isinstance(item, FieldInfo) else [item])]
+        yield next((m.pattern for m in found if getattr(m, "pattern", None)), None), None
+    elif origin is Literal:
+        return
+    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield None, annotation
+    else:
+        for arg in get_args(annotation):
+            yield from _string_slots(arg)
+
+
+def test_every_string_field_of_the_schema_refuses_control_characters():
+    """A field added later with a plain `str` fails here: give it Short, Text, HttpUrl or Slug."""
+    from evollm.models import Entry
+
+    import re
+
+    checked_by_a_validator = {("Entry", "date"), ("Entry", "demo")}  # DATE's ASCII pattern; the registry
+    probes = ["a\x1bb", "https://a.org/\x1b", "a\u202eb", "a\x9bb", "a\x07", "cs.CL\x00"]
+    todo, seen, bare = [Entry], set(), []
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            for pattern, nested in _string_slots(info.annotation, tuple(info.metadata)):
+                if nested is not None:
+                    todo.append(nested)
+                elif (model.__name__, name) not in checked_by_a_validator and (
+                        pattern is None or any(re.search(pattern, probe) for probe in probes)):
+                    bare.append(f"{model.__name__}.{name}")
+    assert not bare, f"string fields without a pattern refusing control characters: {bare}"
 
 
 def test_prose_may_hold_tabs_and_line_breaks(cli, tmp_path):
