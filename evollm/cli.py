@@ -293,10 +293,12 @@ def search(
 @command()
 def validate(data: DataOption = None) -> None:
     """Check every entry and every rule across entries; list each problem as path:line."""
+    from evollm.text import visible
+
     kb = _load(data, use_cache=False)  # always the files themselves: the cache is not evidence
     err = _console(stderr=True)
     for warning in kb.warnings:
-        err.print(f"warning: {warning}", markup=False, soft_wrap=True)
+        err.print(visible(f"warning: {warning}"), markup=False, soft_wrap=True)  # file names are data
     err.print(f"{len(kb)} entries, valid.", markup=False)
 
 

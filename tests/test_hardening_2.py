@@ -835,3 +835,12 @@ def test_search_merges_repeated_words_and_caps_the_query(cli):
     many = cli("search", " ".join(f"w{i}" for i in range(30)), "--data", MINI)
     assert many.exit_code == 2 and "30 different words; at most 20" in many.stderr
     assert time.monotonic() - start < 10
+
+
+def test_warnings_name_files_visibly(cli, tmp_path):
+    folder = tmp_path / "kb\x1b[8mhidden"
+    write(folder, "x.yaml", entry(id="x", problem=None, solution=None, status="draft"))
+    result = cli("validate", "--data", folder)
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.stderr and "\x1b" not in result.stderr, result.stderr
+    assert "kb\\x1b[8mhidden" in result.stderr
