@@ -158,7 +158,7 @@ def check_links(
     ids: Annotated[Optional[list[str]], typer.Argument(
         metavar="IDS", help="Only these entries; default: all.", show_default=False)] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", help="At most this many requests at once.")] = 8,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for each answer.")] = 10.0,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds for each request in all (connecting and the answer).")] = 10.0,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -138,7 +138,8 @@ def _hostile_entries(draw) -> dict[str, str]:
 
     a = {"id": "a", "name": field(), "title": field(), "date": "2019-02", "labs": [field()], "kind": "method",
          "problem": field(), "solution": field(), "key_ideas": [field()], "aliases": [field()],
-         "family": field(), "license": field(), "corpus": field(), "params": [{"label": field(), "total": 7}]}
+         "family": field(), "license": field(), "corpus": field(), "params": [{"label": field(), "total": 7}],
+         "authors": [field(), field()], "pretraining": field(), "date_note": field()}
     b = {"id": "b", "name": field(), "title": field(), "date": "2020-03", "labs": [field(), field()],
          "kind": "model", "problem": field(), "solution": field(), "uses": ["a"],
          "lineage": [{"id": "a", "relation": "builds-on", "note": field()}]}
