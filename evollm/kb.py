@@ -568,5 +568,5 @@ def _with_line(problem: Problem, paths: dict[str, Path]) -> Problem:
         node = loader.get_single_node()
     finally:
         loader.dispose()
-    loc = tuple(int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", problem.field) if p)
+    loc = tuple(int(p) if p.isascii() and p.isdigit() else p for p in re.split(r"[.\[\]]+", problem.field) if p)
     return Problem(problem.path, _line_of(node, loc), problem.field, problem.message)

@@ -373,7 +373,7 @@ def _bounded_get(session_request, method: str, url: str, kwargs: dict, seconds: 
             else:
                 raise _Status(response.status_code, "too many redirects")
             declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+            if declared.isascii() and declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
                 raise _TooLarge(int(declared))
             body, size = [], 0
             for chunk in response.iter_content(64 * 1024):
@@ -469,7 +469,7 @@ def _network_error(exc: BaseException, url: str) -> EvollmError:
     if isinstance(exc, requests.Timeout):
         return NetworkError(f"arXiv ({host}) did not answer within {TIMEOUT:g} s; try again later")
     if isinstance(exc, requests.ConnectionError):
-        why = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(exc))
+        why = re.search(r"\[Errno -?[0-9]+\] ([^'\")\]]+)", str(exc))
         return NetworkError(f"cannot reach arXiv ({host}): {why.group(1).strip() if why else 'no connection'}; "
                             "is the network down?")
     if isinstance(exc, requests.RequestException):
