@@ -25,7 +25,7 @@ from pathlib import Path
 from evollm import __version__
 
 # The sources whose change can change what the cache holds or how it is read.
-_SCHEMA_FILES = ("models.py", "vocab.py", "demos/registry.py", "kb.py", "cache.py", "record.py", "query.py")
+_SCHEMA_FILES = ("models.py", "text.py", "vocab.py", "demos/registry.py", "kb.py", "cache.py", "record.py", "query.py")
 
 
 def enabled() -> bool:

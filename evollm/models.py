@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from evollm.demos.registry import DEMOS
 from evollm.record import EntryViews
+from evollm.text import CONTROL_CLASS
 from evollm.vocab import ARCHITECTURES, KINDS, LINK_KINDS, RELATIONS, STATUSES, TOPICS
 
 SLUG = r"^[a-z0-9][a-z0-9.-]*$"
@@ -54,15 +55,14 @@ def _arxiv_text(value: object) -> object:
 # kb.parse_entry turns a mismatch of these patterns into control_problem's message. Prose may
 # hold a tab or a line break, one-line text may not. tests/test_hardening_2.py checks that every
 # string field of the schema has one of these types or a pattern of its own.
-PROSE = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
-ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
+PROSE = rf"^[^{CONTROL_CLASS}]*$"
+ONE_LINE = rf"^[^{CONTROL_CLASS}\t\n]*$"
 
 Count = Annotated[int, BeforeValidator(parse_count), Field(gt=0)]
 Slug = Annotated[str, Field(pattern=SLUG, max_length=80)]
 Text = Annotated[str, Field(max_length=4000, pattern=PROSE)]
 Short = Annotated[str, Field(min_length=1, max_length=300, pattern=ONE_LINE)]
-HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s<>\"\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+$",
-                               max_length=500)]
+HttpUrl = Annotated[str, Field(pattern=rf"^https?://[^\s<>\"{CONTROL_CLASS}]+$", max_length=500)]
 
 
 class Strict(BaseModel):

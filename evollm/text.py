@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 
 # C0 controls but tab and line feed, DEL, C1 controls, and the bidirectional embeddings,
-# overrides and isolates (U+202A-U+202E, U+2066-U+2069).
-_CONTROL_CLASS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
-CONTROL = re.compile(f"[{_CONTROL_CLASS}]")
-LINE_CONTROL = re.compile(f"[{_CONTROL_CLASS}\t\n]")  # one-line text: no tab or line break either
+# overrides and isolates (U+202A-U+202E, U+2066-U+2069): the body of a regex character class,
+# written with escapes that Python's re and pydantic's (Rust) regex both read.
+CONTROL_CLASS = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+CONTROL = re.compile(f"[{CONTROL_CLASS}]")
+LINE_CONTROL = re.compile(f"[{CONTROL_CLASS}\\t\\n]")  # one-line text: no tab or line break either
 
 
 def describe(char: str) -> str:
