@@ -107,6 +107,14 @@ def test_bootstrap_is_reproducible_with_a_seed_and_moves_without_it():
     assert fit_growth(points, seed=7) != fit_growth(points, seed=8)
 
 
+def test_few_points_give_a_fit_without_an_interval():
+    from evollm.trends import MIN_FOR_INTERVAL
+
+    points = _synthetic(12.0)
+    assert fit_growth(points[:MIN_FOR_INTERVAL - 1]).low is None
+    assert fit_growth(points[:MIN_FOR_INTERVAL]).low is not None
+
+
 def test_too_few_points_or_one_date_give_no_fit():
     assert fit_growth(_synthetic(12.0)[:2]) is None
     same_day = [Point(str(i), "x", "2020-01", 2020.0, 10.0 ** i) for i in range(5)]
