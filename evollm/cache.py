@@ -25,7 +25,7 @@ from pathlib import Path
 from evollm import __version__
 
 # The sources whose change can change what the cache holds or how it is read.
-_SCHEMA_FILES = ("models.py", "vocab.py", "demos/registry.py", "kb.py", "cache.py", "record.py", "query.py")
+_SCHEMA_FILES = ("models.py", "text.py", "vocab.py", "demos/registry.py", "kb.py", "cache.py", "record.py", "query.py")
 
 
 def enabled() -> bool:
@@ -70,7 +70,8 @@ def key_of(files: list[tuple[str, os.stat_result]]) -> tuple[str, bool]:
 
 
 def parsed_file(path: Path, parse):
-    """`parse(path)` (a JSON-able value), cached under the file's size and times."""
+    """`parse(path)` (a JSON-able value), cached under the file's size and times (a cache file
+    that is not this user's own is not read)."""
     try:
         st = path.stat()
         key = hashlib.sha256(_schema_fingerprint() + f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0"
@@ -78,9 +79,12 @@ def parsed_file(path: Path, parse):
     except OSError:
         return parse(path)
     target = cache_dir() / f"file-{key[:16]}.json"
+    from evollm.errors import EvollmError
+    from evollm.fileio import private_dir, read_private, write_atomic
+
     if enabled():
         try:
-            data = json.loads(target.read_bytes())
+            data = json.loads(read_private(target))
             if data.get("key") == key:
                 return data["value"]
         except Exception:  # noqa: BLE001 — no cache, or a broken one: parse
@@ -88,11 +92,9 @@ def parsed_file(path: Path, parse):
     value = parse(path)
     if enabled():
         try:
-            from evollm.fileio import write_atomic
-
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(target, json.dumps({"key": key, "value": value}), overwrite=True)
-        except OSError:
+            private_dir(target.parent)
+            write_atomic(target, json.dumps({"key": key, "value": value}), overwrite=True, private=True)
+        except (OSError, EvollmError):
             pass
     return value
 
@@ -111,15 +113,25 @@ def read(folders: list[Path], key: str, files: list[str]):
     Call it with the garbage collector paused (kb._collector_paused): the decoded JSON is many
     objects, all kept, so a collection during the read would only waste time."""
     from evollm.errors import Problem
-    from evollm.record import INDEX_FIELDS, RecordFile, records
+    from evollm.fileio import owned
+    from evollm.record import INDEX_FIELDS, RecordFile, line_digest, records
 
     try:
-        handle = open(_file_for(folders), "rb")  # noqa: SIM115 - kept open for lazy reads
+        # Not through a link, and only a file of this user's that no one else may write.
+        fd = os.open(_file_for(folders), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        handle = open(fd, "rb")  # noqa: SIM115 - kept open for lazy reads
+        if not owned(os.fstat(fd)):
+            handle.close()
+            return None
         first = json.loads(handle.readline())
         if not isinstance(first, dict) or first.get("key") != key:
             handle.close()
             return None
-        header = json.loads(handle.read(first["header"]))  # one read: readline would grow 8 KB at a time
+        header_line = handle.read(first["header"])  # one read: readline would grow 8 KB at a time
+        if line_digest(header_line) != first.get("check", "").encode():
+            handle.close()
+            return None
+        header = json.loads(header_line)
         base = handle.tell()
         columns = header["index"]
         # A key that matches guarantees the files; these cheap checks guard against a damaged body.
@@ -217,15 +229,18 @@ def write(folders: list[Path], key: str, kb, files: list[str]) -> None:
 
 
 def _write(folders: list[Path], key: str, kb, files: list[str]) -> None:
+    from evollm.errors import EvollmError
+    from evollm.fileio import private_dir, write_atomic
     from evollm.query import search_postings
-    from evollm.record import INDEX_FIELDS
+    from evollm.record import INDEX_FIELDS, line_digest
 
     def add(value) -> int:
         """Append a JSON line to the body; its offset there."""
         nonlocal offset
-        line = json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n"
+        body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        line = line_digest(body) + b" " + body  # checked by RecordFile.fetch when read
         lines.append(line)
-        start, offset = offset, offset + len(line.encode())
+        start, offset = offset, offset + len(line)
         return start
 
     number = {str(Path(name)): i for i, name in enumerate(files)}  # kb.paths holds them as Paths
@@ -248,14 +263,12 @@ def _write(folders: list[Path], key: str, kb, files: list[str]) -> None:
         "overridden": sorted(kb.overridden),
         "warnings": [[w.path, w.line, w.field, w.message] for w in kb.warnings],
     }
-    header_line = json.dumps(header, ensure_ascii=False, separators=(",", ":")) + "\n"
-    first = json.dumps({"key": key, "header": len(header_line.encode())}) + "\n"
-    text = first + header_line + "".join(lines)
+    header_line = (json.dumps(header, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    first = json.dumps({"key": key, "header": len(header_line), "check": line_digest(header_line).decode()}) + "\n"
+    text = first.encode() + header_line + b"".join(lines)
     target = _file_for(folders)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        from evollm.fileio import write_atomic
-
-        write_atomic(target, text, overwrite=True)
-    except OSError:
+        private_dir(target.parent)
+        write_atomic(target, text, overwrite=True, private=True)
+    except (OSError, EvollmError):
         pass

@@ -79,11 +79,14 @@ def _guard(func):
         try:
             return func(*args, **kwargs)
         except EvollmError as exc:
+            from evollm.text import visible
+
+            # Messages quote file names, URLs and answers from the network: shown, never obeyed.
             err = _console(stderr=True)
             if isinstance(exc, InvalidKnowledgeBase):
                 for problem in exc.problems:
-                    err.print(str(problem), markup=False, soft_wrap=True)
-            err.print(f"Error: {exc.message}", markup=False, soft_wrap=True)
+                    err.print(visible(str(problem)), markup=False, soft_wrap=True)
+            err.print(f"Error: {visible(exc.message)}", markup=False, soft_wrap=True)
             raise typer.Exit(int(exc.exit_code)) from None
 
     return wrapper
@@ -97,10 +100,10 @@ def command(*args, **kwargs):
 _KEPT: list = []  # the last knowledge base loaded, kept until the process ends (see _load)
 
 
-def _load(data: Path | None):
+def _load(data: Path | None, *, use_cache: bool | None = None):
     from evollm.kb import load_knowledge_base
 
-    kb = load_knowledge_base(data)
+    kb = load_knowledge_base(data, use_cache=use_cache)
     # Held until the process ends (main leaves through os._exit): freed when the command
     # returned, 10,000 entries would cost ~10 ms of deallocation that nobody waits for. Only the
     # last one: tests run many commands in one process.
@@ -291,10 +294,12 @@ def search(
 @command()
 def validate(data: DataOption = None) -> None:
     """Check every entry and every rule across entries; list each problem as path:line."""
-    kb = _load(data)
+    from evollm.text import visible
+
+    kb = _load(data, use_cache=False)  # always the files themselves: the cache is not evidence
     err = _console(stderr=True)
     for warning in kb.warnings:
-        err.print(f"warning: {warning}", markup=False, soft_wrap=True)
+        err.print(visible(f"warning: {warning}"), markup=False, soft_wrap=True)  # file names are data
     err.print(f"{len(kb)} entries, valid.", markup=False)
 
 
@@ -334,6 +339,8 @@ def path(
 
     if limit < 1:
         raise UsageError("--limit must be at least 1")
+    if every and limit > graph.MAX_PATHS:
+        raise UsageError(f"--limit is at most {graph.MAX_PATHS} chains with --all, got {limit}")
     kb = _load(data)
     a, b = kb.resolve(start), kb.resolve(goal)
     if every:
@@ -444,7 +451,8 @@ def demos(as_json: JsonOption = False) -> None:
 
     if as_json:
         _print_json([
-            {"name": s.name, "entry": s.entry, "shows": s.shows, "checks": s.checks, "typical_seconds": s.typical_seconds}
+            {"name": s.name, "entry": s.entry, "shows": s.shows, "checks": s.checks,
+             "typical_seconds": s.typical_seconds, "quick_seconds": s.quick_seconds}
             for s in DEMOS.values()
         ])
         return
@@ -458,10 +466,25 @@ def demo(
     name: Annotated[str, typer.Argument(metavar="NAME", help="A demo name; see evollm demos.")],
     quick: Annotated[bool, typer.Option("--quick", help="A short run (under 5 s) with looser budgets.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
-    settings: Annotated[Optional[list[str]], typer.Option("--set", help="Override a Config field: KEY=VALUE (repeatable).")] = None,
+    settings: Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: KEY=VALUE (repeatable; a list as 2,4,8). See --settings.")] = None,
+    list_settings: Annotated[bool, typer.Option("--settings", help="List the demo's settings (type, default, --quick value, range, meaning) and exit.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Run a reference implementation and check the paper's claim. Exit 1 if a check fails."""
+    """Run a reference implementation and check the paper's claim. Exit 1 if a check fails.
+
+    Exit 2 if --seed or a --set value is not accepted; --settings lists what is.
+    """
+    if list_settings:
+        from evollm.demos import runner
+
+        rows = runner.settings_rows(name)
+        if as_json:
+            _print_json(rows)
+            return
+        from evollm.render.demo import settings_table
+
+        _console().print(settings_table(name, rows))
+        return
     _run_demo(name, seed=seed, quick=quick, overrides=settings or [], as_json=as_json)
 
 

@@ -97,7 +97,10 @@ def export(
         write_atomic(output, text, overwrite=force)
     except OSError as exc:
         raise EvollmError(f"cannot write {output}: {exc.strerror or exc}") from None
-    err.print(f"wrote {len(entries)} entr{'y' if len(entries) == 1 else 'ies'} as {fmt} to {output}", markup=False)
+    from evollm.text import visible
+
+    err.print(visible(f"wrote {len(entries)} entr{'y' if len(entries) == 1 else 'ies'} as {fmt} to {output}"),
+              markup=False)
 
 
 @command()

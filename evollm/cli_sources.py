@@ -38,6 +38,9 @@ def _progress(description: str):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = _console(stderr=True)
+    if not console.is_terminal:  # not even a disabled bar: some rich versions leave a blank line
+        yield lambda done, total: None
+        return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task(description, total=None)
@@ -70,10 +73,12 @@ def add(
 
     if arxiv_id is None:
         raise UsageError("give the paper with --arxiv ID, e.g. evollm add --arxiv 2305.18290")
+    from evollm.text import visible
+
     path, paper = drafts.add_from_arxiv(arxiv_id, entry_id=entry_id, data=data, kind=kind, force=force)
-    print(path)
+    print(visible(str(path)))
     err = _console(stderr=True)
-    err.print(f"Drafted {paper.title!r} ({paper.arxiv_id}) as {path.stem}.", markup=False, soft_wrap=True)
+    err.print(visible(f"Drafted {paper.title!r} ({paper.arxiv_id}) as {path.stem}."), markup=False, soft_wrap=True)
     err.print("Next: write problem and solution, replace the labs placeholder, delete `status: draft`; "
               "then run evollm validate.", markup=False, soft_wrap=True)
 
@@ -98,6 +103,8 @@ def check_arxiv(
     """
     from evollm.sources import compare
 
+    from evollm.text import visible
+
     kb = _load(data)
     entries = compare.select_entries(kb, ids or [])
     err = _console(stderr=True)
@@ -107,7 +114,7 @@ def check_arxiv(
     with _progress("asking arXiv") as progress:
         report = compare.check_entries(entries, refresh=refresh, progress=progress)
     if fix:
-        compare.apply_fixes(kb, report)
+        compare.apply_fixes(kb, report, data)
     remaining = report.remaining
     if as_json:
         _print_json([{"id": m.entry_id, "arxiv": m.arxiv_id, "field": m.field, "ours": m.ours, "arxiv_value": m.theirs,
@@ -115,15 +122,21 @@ def check_arxiv(
                      for m in report.mismatches])
     else:
         for _, diff, _ in report.fixed:
-            print(diff, end="")
+            print(visible(diff, keep_newlines=True), end="")
         if remaining:
-            _console().print(_mismatch_table(remaining))
+            from evollm.render.sources import mismatch_table
+
+            _console().print(mismatch_table(remaining))
     answers = report.answers
     source = f"{answers.requests} request{'s' if answers.requests != 1 else ''}"
     if answers.cached:
         source += f", {answers.cached} answer{'s' if answers.cached != 1 else ''} from the cache"
     if report.fixed:
         err.print(f"Fixed {len(report.fixed_fields)} field(s) in {len(report.fixed)} file(s).", markup=False)
+        if report.local_corrections:
+            err.print(visible(f"{len(report.local_corrections)} of them written as local corrections in "
+                              f"{report.local_corrections[0].parent} (the entries they correct were left as they are)."),
+                      markup=False, soft_wrap=True)
     entries_off = len({m.entry_id for m in remaining})
     err.print(f"{len(entries)} entries checked against arXiv ({source}): "
               + (f"{len(remaining)} mismatch(es) in {entries_off} entries." if remaining else "no mismatch."),
@@ -137,21 +150,6 @@ def check_arxiv(
         raise typer.Exit(1)
 
 
-def _mismatch_table(mismatches):
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold", title="Differences from arXiv", title_justify="left")
-    table.add_column("Entry", style="bold", overflow="fold")
-    table.add_column("arXiv", style="dim", no_wrap=True)
-    table.add_column("Field", no_wrap=True)
-    table.add_column("Ours", overflow="fold")
-    table.add_column("arXiv's", overflow="fold")
-    for m in mismatches:
-        theirs = f"{m.theirs}\n({m.note})" if m.note else m.theirs
-        table.add_row(m.entry_id, m.arxiv_id, m.field, m.ours, theirs)
-    return table
-
-
 # --- check links ------------------------------------------------------------------------------
 
 
@@ -160,7 +158,7 @@ def check_links(
     ids: Annotated[Optional[list[str]], typer.Argument(
         metavar="IDS", help="Only these entries; default: all.", show_default=False)] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", help="At most this many requests at once.")] = 8,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for each answer.")] = 10.0,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds for each request in all (connecting and the answer).")] = 10.0,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -182,7 +180,9 @@ def check_links(
                      for f in findings])
     problems = [f for f in findings if f.link.state != "ok"]
     if problems and not as_json:
-        _console().print(_links_table(problems))
+        from evollm.render.sources import links_table
+
+        _console().print(links_table(problems))
     counts = {state: sum(f.link.state == state for f in findings) for state in ("dead", "redirected", "blocked")}
     distinct = len({f.link.url for f in findings})
     _console(stderr=True).print(
@@ -190,19 +190,3 @@ def check_links(
         + ", ".join(f"{n} {state}" for state, n in counts.items()) + ".", markup=False, soft_wrap=True)
     if counts["dead"]:
         raise typer.Exit(1)
-
-
-def _links_table(findings):
-    from rich.table import Table
-
-    order = {"dead": 0, "redirected": 1, "blocked": 2}
-    table = Table(box=None, header_style="bold")
-    table.add_column("Entry", style="bold", overflow="fold")
-    table.add_column("Field", style="dim", no_wrap=True)
-    table.add_column("State", no_wrap=True)
-    table.add_column("URL", overflow="fold")
-    table.add_column("Detail", overflow="fold")
-    for f in sorted(findings, key=lambda f: order[f.link.state]):
-        style = {"dead": "red", "redirected": "yellow", "blocked": "dim"}[f.link.state]
-        table.add_row(f.entry_id, f.where, f"[{style}]{f.link.state}[/]", f.link.url, f.link.detail)
-    return table

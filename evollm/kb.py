@@ -8,6 +8,7 @@ links that leave the data folder are not followed.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 MAX_FILE_BYTES = 256 * 1024  # a generous entry is ~6 KB
 MAX_NODES = 20_000  # YAML nodes one file may expand to, aliases counted each time they are used
+MAX_DEPTH = 1_000  # levels of nesting (recent libyaml stops there too; older ones do not)
 
 
 def _package_data() -> Path:
@@ -32,10 +34,21 @@ def _package_data() -> Path:
     return shipped if shipped.is_dir() else here.parent / "data" / "papers"  # a source checkout
 
 
+def expand_user(path: Path | str, what: str) -> Path:
+    """`path` with a leading ~ or ~name expanded; UsageError (exit 2) for a user with no home."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # ~nouser/x: pathlib cannot tell where that is
+        from evollm.errors import UsageError
+        from evollm.text import visible
+
+        raise UsageError(f"{what} {visible(str(path))!r} starts with ~ but names no user with a home folder") from None
+
+
 def user_home() -> Path:
     """The user's own evollm folder: $EVOLLM_HOME, else $XDG_DATA_HOME/evollm."""
     if os.environ.get("EVOLLM_HOME"):
-        return Path(os.environ["EVOLLM_HOME"]).expanduser()
+        return expand_user(os.environ["EVOLLM_HOME"], "EVOLLM_HOME")
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "evollm"
 
@@ -53,7 +66,7 @@ def data_dirs(data: Path | None = None) -> list[Path]:
     if data is None and os.environ.get("EVOLLM_DATA"):
         data = Path(os.environ["EVOLLM_DATA"])
     if data is not None:
-        return [data.expanduser()]
+        return [expand_user(data, "the data folder")]
     return [_package_data(), user_papers()]
 
 
@@ -61,8 +74,15 @@ _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 
 
 def normalize(name: str) -> str:
-    """The key names are compared by: "GPT-2", "gpt2" and "Gpt 2" are one name."""
-    return _NOT_ALNUM.sub("", name.casefold())
+    """The key names are compared by: "GPT-2", "gpt2" and "Gpt 2" are one name; "通义千问" and
+    "ГигаЧат" stay apart (case folded after NFKC, letters, digits and marks of every script kept)."""
+    if name.isascii():
+        return _NOT_ALNUM.sub("", name.casefold())
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    category = unicodedata.category
+    return "".join(c for c in folded if category(c)[0] in "LNM")
 
 
 @dataclass
@@ -192,7 +212,12 @@ def _entry_files(folder: Path) -> list[tuple[str, os.stat_result]]:
                 if not Path(path).resolve().is_relative_to(root):
                     continue
                 info = os.stat(path)
-        except OSError:  # vanished, or a dangling link: not an entry
+        except RuntimeError:  # a symlink loop (pathlib's resolve): the file's problem, read_entry says so
+            files.append((path, info))
+            continue
+        except OSError as exc:  # vanished, or a dangling link: not an entry
+            if exc.errno == errno.ELOOP:
+                files.append((path, info))  # a loop: reported by read_entry
             continue
         if S_ISREG(info.st_mode):
             files.append((path, info))
@@ -206,34 +231,53 @@ def _yaml_loader():
 
 
 def _count_nodes(node, limit: int) -> int:
-    """Nodes `node` expands to, aliases counted every time they are used; stops past `limit`."""
-    count, stack = 0, [node]
+    """Nodes `node` expands to, aliases counted every time they are used; stops past `limit`.
+    Raises ValueError past MAX_DEPTH levels of nesting."""
+    count, stack = 0, [(node, 1)]
     while stack:
-        current = stack.pop()
+        current, depth = stack.pop()
         count += 1
         if count > limit:
             return count
         value = current.value
         if isinstance(value, list):
+            if depth >= MAX_DEPTH:
+                raise _TooDeep(current.start_mark.line + 1)
             for item in value:
                 if isinstance(item, tuple):
-                    stack.extend(item)
+                    stack.extend((part, depth + 1) for part in item)
                 else:
-                    stack.append(item)
+                    stack.append((item, depth + 1))
     return count
 
 
+class _TooDeep(Exception):
+    def __init__(self, line: int):
+        super().__init__(line)
+        self.line = line
+
+
 def _duplicate_key(node) -> tuple[str, int, int] | None:
-    """(key, first line, second line) of a top-level key written twice; YAML would keep the last silently."""
-    if not isinstance(node.value, list):
-        return None
-    seen: dict[str, int] = {}
-    for key, _ in (pair for pair in node.value if isinstance(pair, tuple)):
-        if isinstance(key.value, str):
-            line = key.start_mark.line + 1
-            if key.value in seen:
-                return key.value, seen[key.value], line
-            seen[key.value] = line
+    """(key, first line, second line) of a key written twice in one mapping, at any depth; YAML
+    would keep the last silently (`links: {paper: a, paper: b}`)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        value = current.value
+        if not isinstance(value, list):
+            continue
+        seen: dict[object, int] = {}
+        for item in value:
+            if not isinstance(item, tuple):
+                stack.append(item)  # a sequence's item
+                continue
+            key, child = item
+            stack.append(child)
+            if isinstance(key.value, str):
+                line = key.start_mark.line + 1
+                if key.value in seen:
+                    return key.value, seen[key.value], line
+                seen[key.value] = line
     return None
 
 
@@ -260,13 +304,8 @@ def _line_of(node, loc: tuple) -> int | None:
 
 def read_entry(path: Path, display: str) -> tuple[object | None, list[Problem]]:
     """Parse and validate one file: (Entry or None, problems)."""
-    import yaml
-    from pydantic import ValidationError
-
-    from evollm.models import Entry
-
-    def problem(message: str, line: int | None = None, field_name: str = "") -> list[Problem]:
-        return [Problem(display, line, field_name, message)]
+    def problem(message: str) -> list[Problem]:
+        return [Problem(display, None, "", message)]
 
     try:
         size = path.stat().st_size
@@ -276,14 +315,33 @@ def read_entry(path: Path, display: str) -> tuple[object | None, list[Problem]]:
     except UnicodeDecodeError as exc:
         return None, problem(f"not UTF-8 text (byte {exc.start})")
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None, problem("cannot read: a loop of symbolic links")
         return None, problem(f"cannot read: {exc.strerror}")
+    return parse_entry(text, display, path.stem)
+
+
+def parse_entry(text: str, display: str, stem: str) -> tuple[object | None, list[Problem]]:
+    """Parse and validate the text of an entry file named `stem`.yaml: (Entry or None, problems).
+    The one strict reading of an entry: files, and drafts before they are written."""
+    import yaml
+    from pydantic import ValidationError
+
+    from evollm.models import Entry
+
+    def problem(message: str, line: int | None = None, field_name: str = "") -> list[Problem]:
+        return [Problem(display, line, field_name, message)]
+
     loader = _yaml_loader()(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None, problem("empty file; expected a mapping of fields")
-        if _count_nodes(node, MAX_NODES) > MAX_NODES:
-            return None, problem(f"expands to more than {MAX_NODES} YAML nodes (aliases?)")
+        try:
+            if _count_nodes(node, MAX_NODES) > MAX_NODES:
+                return None, problem(f"expands to more than {MAX_NODES} YAML nodes (aliases?)")
+        except _TooDeep as exc:
+            return None, problem(f"YAML: nested deeper than {MAX_DEPTH} levels", exc.line)
         duplicate = _duplicate_key(node)
         if duplicate:
             return None, problem(f"field {duplicate[0]!r} appears twice (the first at line {duplicate[1]})", duplicate[2])
@@ -311,12 +369,28 @@ def read_entry(path: Path, display: str) -> tuple[object | None, list[Problem]]:
             where = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "[")
             if error["type"] == "extra_forbidden":
                 message = "unknown field"
+            elif error["type"] == "string_pattern_mismatch" and isinstance(error.get("input"), str):
+                message = _control_message(error) or message
             problems += problem(message, _line_of(node, loc), where)
         return None, problems
-    if entry.id != path.stem:
-        return None, problem(f"id {entry.id!r} must equal the file name's stem {path.stem!r}",
+    if entry.id != stem:
+        return None, problem(f"id {entry.id!r} must equal the file name's stem {stem!r}",
                              _line_of(node, ("id",)), "id")
     return entry, []
+
+
+def _control_message(error: dict) -> str | None:
+    """What control or bidi character a string holds, for a mismatch of the schema's patterns
+    that exclude them (models.PROSE, ONE_LINE, HttpUrl); None for other patterns."""
+    from evollm.text import control_problem
+
+    return control_problem(error["input"], one_line=error["ctx"]["pattern"] != _prose_pattern())
+
+
+def _prose_pattern() -> str:
+    from evollm.models import PROSE
+
+    return PROSE
 
 
 def _display(path: Path) -> str:
@@ -494,5 +568,5 @@ def _with_line(problem: Problem, paths: dict[str, Path]) -> Problem:
         node = loader.get_single_node()
     finally:
         loader.dispose()
-    loc = tuple(int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", problem.field) if p)
+    loc = tuple(int(p) if p.isascii() and p.isdigit() else p for p in re.split(r"[.\[\]]+", problem.field) if p)
     return Problem(problem.path, _line_of(node, loc), problem.field, problem.message)

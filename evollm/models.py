@@ -15,13 +15,15 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from evollm.demos.registry import DEMOS
 from evollm.record import EntryViews
+from evollm.text import CONTROL_CLASS
 from evollm.vocab import ARCHITECTURES, KINDS, LINK_KINDS, MEASURES, RELATIONS, STATUSES, TOPICS
 
 SLUG = r"^[a-z0-9][a-z0-9.-]*$"
-ARXIV_ID = r"^\d{4}\.\d{4,5}$"
-DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
+# ASCII digits only: \d would also take ٢٠١٩ (and int() reads it).
+ARXIV_ID = r"^[0-9]{4}\.[0-9]{4,5}$"
+DATE = re.compile(r"^([0-9]{4})-([0-9]{2})(?:-([0-9]{2}))?$")
 _UNITS = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
-_COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMBT])?\s*$", re.IGNORECASE)
+_COUNT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMBT])?\s*$", re.IGNORECASE | re.ASCII)
 
 
 def parse_count(value: object) -> object:
@@ -49,11 +51,19 @@ def _arxiv_text(value: object) -> object:
     return value
 
 
+# Every string type refuses control and bidi characters (evollm.text) by a pattern, checked in
+# pydantic's compiled regex (a Python validator per string doubled the time to validate);
+# kb.parse_entry turns a mismatch of these patterns into control_problem's message. Prose may
+# hold a tab or a line break, one-line text may not. tests/test_hardening_2.py checks that every
+# string field of the schema has one of these types or a pattern of its own.
+PROSE = rf"^[^{CONTROL_CLASS}]*$"
+ONE_LINE = rf"^[^{CONTROL_CLASS}\t\n]*$"
+
 Count = Annotated[int, BeforeValidator(parse_count), Field(gt=0)]
 Slug = Annotated[str, Field(pattern=SLUG, max_length=80)]
-Text = Annotated[str, Field(max_length=4000)]
-Short = Annotated[str, Field(min_length=1, max_length=300)]
-HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s<>\"]+$", max_length=500)]
+Text = Annotated[str, Field(max_length=4000, pattern=PROSE)]
+Short = Annotated[str, Field(min_length=1, max_length=300, pattern=ONE_LINE)]
+HttpUrl = Annotated[str, Field(pattern=rf"^https?://[^\s<>\"{CONTROL_CLASS}]+$", max_length=500)]
 
 
 class Strict(BaseModel):

@@ -19,7 +19,7 @@ def parse_years(text: str | None) -> tuple[int, int] | None:
         return None
     last_year = dt.date.today().year
     accepted = f"accepted: a year like 2019 or a range like 2017..2020, between {FIRST_YEAR} and {last_year}"
-    match = re.fullmatch(r"\s*(\d{4})\s*(?:\.\.\s*(\d{4})\s*)?", text)
+    match = re.fullmatch(r"\s*([0-9]{4})\s*(?:\.\.\s*([0-9]{4})\s*)?", text)
     if not match:
         raise UsageError(f"invalid year {text!r}; {accepted}")
     start = int(match.group(1))
@@ -123,13 +123,23 @@ def search_postings(entries) -> dict[str, list[str]]:
     return {token: [" ".join(column) for column in rows] for token, rows in postings.items()}
 
 
+MAX_QUERY_CHARS = 500
+MAX_QUERY_WORDS = 20  # different words; a word given twice counts once
+
+
 def search(kb: KnowledgeBase, text: str, limit: int = 20) -> list[tuple[float, object]]:
     """(score, entry) best first. Every word must start a word somewhere in the entry's name,
     aliases, arXiv id, title, authors, key ideas, problem or solution; each field adds weight x
-    occurrences (at most 3 per field); an exact name adds 100. Ties: oldest first, then id."""
-    words = [w for w in _TOKEN.findall(text.casefold()) if w]
+    occurrences (at most 3 per field); an exact name adds 100. Ties: oldest first, then id. A word
+    given twice counts once; a query is at most MAX_QUERY_CHARS characters and MAX_QUERY_WORDS
+    different words."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise UsageError(f"search text of {len(text)} characters; at most {MAX_QUERY_CHARS}")
+    words = list(dict.fromkeys(w for w in _TOKEN.findall(text.casefold()) if w))
     if not words:
         raise UsageError("empty search text; give one or more words, e.g. evollm search attention")
+    if len(words) > MAX_QUERY_WORDS:
+        raise UsageError(f"search text of {len(words)} different words; at most {MAX_QUERY_WORDS}")
     if limit < 1:
         raise UsageError("--limit must be at least 1")
     index = kb.token_index()

@@ -9,7 +9,11 @@ from an entry's fields, shared with `models.Entry` so the two cannot drift apart
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import os
+
+from evollm.errors import EvollmError
 
 from evollm.vocab import MEASURES
 
@@ -78,15 +82,34 @@ class Amount:
         self.value, self.source, self.label, self.note, self.estimated = value, source, label, note, estimated
 
 
+def line_digest(body: bytes) -> bytes:
+    """The check a cache line carries before its JSON: 16 hex digits of BLAKE2b."""
+    return hashlib.blake2b(body, digest_size=8).hexdigest().encode()
+
+
+class DamagedCache(EvollmError):
+    """A line of the cache does not match its check (damaged, or edited by hand)."""
+
+
 class RecordFile:
-    """The open cache file; `fetch(offset)` decodes the entry written at that offset."""
+    """The open cache file; `fetch(offset)` decodes the entry written at that offset, after
+    checking the line against the digest written before it (`line_digest`)."""
 
     def __init__(self, handle, base: int) -> None:
         self.handle, self.base = handle, base
 
     def fetch(self, offset: int) -> dict:
         self.handle.seek(self.base + offset)
-        return json.loads(self.handle.readline())
+        digest, _, body = self.handle.readline().partition(b" ")
+        if line_digest(body) != digest:
+            name = getattr(self.handle, "name", "the cache")
+            try:
+                os.unlink(name)  # rebuilt on the next run
+            except (OSError, TypeError):
+                pass
+            raise DamagedCache(f"the cache file {name} was damaged or edited (a line fails its check); "
+                               "it is removed: run the command again")
+        return json.loads(body)
 
 
 class Record(EntryViews):

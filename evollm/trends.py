@@ -19,6 +19,9 @@ QUANTITIES = {
 }
 BOOTSTRAP_SAMPLES = 2000
 INTERVAL = 0.90
+# Below this many points a bootstrap resample often holds two points a few weeks apart, whose
+# slope is meaningless: the fit is shown without an interval.
+MIN_FOR_INTERVAL = 6
 
 
 @dataclass(frozen=True)
@@ -37,8 +40,8 @@ class Point:
 @dataclass(frozen=True)
 class Fit:
     slope: float  # log10 units per year
-    low: float  # the bootstrap interval of the slope
-    high: float
+    low: float | None  # the bootstrap interval of the slope (None: too few points for one)
+    high: float | None
 
     @property
     def growth(self) -> float:
@@ -81,11 +84,12 @@ class TrendRow:
             out.update(growth_per_year=None, growth_interval=None, doubling_months=None, doubling_interval=None)
         else:
             f = self.fit
+            has_interval = f.low is not None
             out.update(
-                growth_per_year=f.growth, growth_interval=[10 ** f.low, 10 ** f.high],
+                growth_per_year=f.growth, growth_interval=[10 ** f.low, 10 ** f.high] if has_interval else None,
                 doubling_months=Fit.doubling(f.slope),
                 # a faster growth (the high slope) is a shorter doubling time: the interval flips
-                doubling_interval=[Fit.doubling(f.high), Fit.doubling(f.low)],
+                doubling_interval=[Fit.doubling(f.high), Fit.doubling(f.low)] if has_interval else None,
             )
         return out
 
@@ -149,6 +153,8 @@ def fit_growth(points: list[Point], *, seed: int = 0, samples: int = BOOTSTRAP_S
     x = np.array([p.when for p in points])
     y = np.log10(np.array([p.value for p in points]))
     slope = _slopes(x[None, :], y[None, :])[0]
+    if len(points) < MIN_FOR_INTERVAL:
+        return Fit(float(slope), None, None)
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(points), size=(samples, len(points)))
     boot = _slopes(x[picks], y[picks])

@@ -207,7 +207,7 @@ def _damage_stored_line(offset_of) -> None:
 
     def fetch(offset):
         start = header_end + offset
-        return json.loads(data[start:data.index(b"\n", start)])
+        return json.loads(data[start:data.index(b"\n", start)].partition(b" ")[2])  # after the line's digest
 
     start = header_end + offset_of(header, fetch)
     end = data.index(b"\n", start)

@@ -5,6 +5,7 @@ import dataclasses
 import importlib
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,20 @@ def test_demo_module_follows_the_contract(name):
     fields = {f.name for f in dataclasses.fields(module.Config)}
     assert {"seed", "quick"} <= fields
     assert callable(module.run)
+    assert isinstance(module.CLAIM, str) and module.CLAIM.strip()
+    assert module.EQUATIONS and all(isinstance(e, str) and e for e in module.EQUATIONS)
+    assert isinstance(getattr(module, "QUICK", {}), dict)
+    source = Path(module.__file__).read_text(encoding="utf-8")
+    assert 'if __name__ == "__main__":' in source and "main(__spec__.name)" in source, \
+        "the module runs as python -m evollm.demos.NAME through the shared runner"
+
+
+def test_the_report_begins_with_claim_equations_and_source(cli):
+    result = cli("demo", "rope", "--quick")
+    lines = result.stdout.splitlines()
+    assert lines[1].startswith("Claim: Rotating query and key pairs")
+    assert "Equations:" in lines and any("theta_i = base^(-2(i-1)/d)" in line for line in lines)
+    assert any(line.startswith("Source: ") and line.endswith("rope.py") for line in lines)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -35,6 +50,10 @@ def test_quick_demo_passes_every_check_through_the_cli(cli, name):
     assert data["demo"] == name and data["entry"] == DEMOS[name].entry
     assert data["checks"] and all(set(c) >= {"name", "value", "threshold", "passed"} for c in data["checks"])
     assert isinstance(data["metrics"], dict) and isinstance(data["seconds"], float)
+    # the report starts with what the demo proves, the equations, and where to read the code
+    module = importlib.import_module(DEMOS[name].module)
+    assert data["claim"] == module.CLAIM and data["equations"] == list(module.EQUATIONS)
+    assert data["source"] == str(Path(module.__file__).resolve())
 
 
 def test_demos_listing(cli):

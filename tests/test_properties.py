@@ -4,8 +4,9 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evollm.errors import Problem
@@ -14,7 +15,9 @@ from evollm.models import Entry
 from evollm.vocab import ARCHITECTURES, KINDS, LINK_KINDS, RELATIONS, TOPICS
 
 slug = st.from_regex(r"[a-z0-9][a-z0-9.-]{0,20}", fullmatch=True)
-text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60).map(str.strip).filter(bool)
+# Valid text: no surrogates, controls or bidi overrides (the schema refuses those; see below).
+text = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"),
+               min_size=1, max_size=60).map(str.strip).filter(bool)
 months = st.dates(dt.date(1990, 1, 1), dt.date(2024, 12, 31))
 
 
@@ -111,3 +114,77 @@ def test_token_prefix_lookup_equals_a_scan(tokens, word):
     tokens = sorted(tokens)
     index = TokenIndex(None, tokens, list(range(len(tokens))))
     assert index.matching(word) == [i for i, token in enumerate(tokens) if token.startswith(word)]
+
+
+# --- Hardening II (issue 18): hostile text in every field -----------------------------------------
+# Control characters (C0, C1, DEL), bidirectional overrides, rich markup and brackets, anywhere.
+# Whatever the schema accepts or refuses, no command crashes, prints an ESC (or a C1 control or
+# a bidi override) that came from the data, or drops bracketed text.
+
+import re  # noqa: E402
+
+HOSTILE_PIECES = ["[/]", "[bold]", "[link=file:///etc/passwd]", "[/link]", "[beta]", "[", "]", "\\", "%%{init}%%",
+                  "\x1b]52;c;eA==\x07", "\x1b[2J", "\x07", "\x00", "\x9b", "\x85", "\u202e", "\u2066", "\t", "\n",
+                  "=cmd", "@x", "*", "_", "<b>", "&amp;"]
+hostile = st.lists(st.one_of(st.sampled_from(HOSTILE_PIECES), st.text("abcXYZ [] 019", max_size=4)),
+                   min_size=1, max_size=5).map("".join)
+_STYLES = re.compile(r"\x1b\[[0-9;]*m")  # what rich itself writes for bold and colour
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _hostile_entries(draw) -> dict[str, str]:
+    def field():
+        return draw(hostile)
+
+    a = {"id": "a", "name": field(), "title": field(), "date": "2019-02", "labs": [field()], "kind": "method",
+         "problem": field(), "solution": field(), "key_ideas": [field()], "aliases": [field()],
+         "family": field(), "license": field(), "corpus": field(), "params": [{"label": field(), "total": 7}],
+         "authors": [field(), field()], "pretraining": field(), "date_note": field()}
+    b = {"id": "b", "name": field(), "title": field(), "date": "2020-03", "labs": [field(), field()],
+         "kind": "model", "problem": field(), "solution": field(), "uses": ["a"],
+         "lineage": [{"id": "a", "relation": "builds-on", "note": field()}]}
+    return {"a": yaml.safe_dump(a, allow_unicode=True), "b": yaml.safe_dump(b, allow_unicode=True)}, a, b
+
+
+HOSTILE_COMMANDS = [["validate"], ["timeline"], ["timeline", "2019..2020"], ["show", "a"], ["show", "b"],
+                    ["tree", "a"], ["diff", "a", "b"], ["uses", "a"], ["learn", "b"], ["stats"],
+                    ["tree", "a", "--format", "mermaid"], ["export", "--format", "markdown"]]
+
+
+@settings(max_examples=15)  # each example runs a dozen commands
+@given(st.data(), st.booleans())
+def test_hostile_text_is_shown_never_obeyed(cli, tmp_path_factory, monkeypatch, data, terminal):
+    files, a, b = _hostile_entries(data.draw)
+    folder = tmp_path_factory.mktemp("hostile")
+    for name, text in files.items():
+        (folder / f"{name}.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("COLUMNS", "400")
+    if terminal:
+        monkeypatch.setenv("FORCE_COLOR", "1")  # through rich, as on a terminal
+    else:
+        monkeypatch.delenv("FORCE_COLOR", raising=False)
+    valid = None
+    for args in HOSTILE_COMMANDS:
+        result = cli(*args, "--data", folder)
+        assert result.exception is None or isinstance(result.exception, SystemExit), (args, repr(result.exception))
+        assert "Traceback" not in result.output
+        assert result.exit_code in (0, 1, 3), (args, result.output)
+        shown = _STYLES.sub("", result.output)
+        assert not _FORBIDDEN.search(shown.replace("\t", "").replace("\n", "")), (args, shown)
+        if valid is None:
+            valid = result.exit_code == 0
+        assert result.exit_code == (0 if valid else 3), (args, result.output)
+    if valid:  # nothing was refused: every bracket must be shown as written
+        card = _STYLES.sub("", cli("show", "a", "--data", folder).stdout)
+        assert a["name"].strip() in card and " ".join(a["title"].split()) in " ".join(card.split())
+
+
+HOSTILE_DEMO_ARGS = [["--seed", "-1"], ["--seed", "9" * 40], ["--set", "d=-1"], ["--set", "d=0"],
+                     ["--set", "d=3"], ["--set", "base=nan"], ["--set", "max_position=-5"]]
+
+
+@pytest.mark.parametrize("args", HOSTILE_DEMO_ARGS, ids=" ".join)
+def test_hostile_demo_settings_are_refused_cleanly(cli, args):
+    result = cli("demo", "rope", "--quick", "--json", *args)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 2, result.output  # refused before running, with what is accepted

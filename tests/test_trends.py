@@ -107,6 +107,14 @@ def test_bootstrap_is_reproducible_with_a_seed_and_moves_without_it():
     assert fit_growth(points, seed=7) != fit_growth(points, seed=8)
 
 
+def test_few_points_give_a_fit_without_an_interval():
+    from evollm.trends import MIN_FOR_INTERVAL
+
+    points = _synthetic(12.0)
+    assert fit_growth(points[:MIN_FOR_INTERVAL - 1]).low is None
+    assert fit_growth(points[:MIN_FOR_INTERVAL]).low is not None
+
+
 def test_too_few_points_or_one_date_give_no_fit():
     assert fit_growth(_synthetic(12.0)[:2]) is None
     same_day = [Point(str(i), "x", "2020-01", 2020.0, 10.0 ** i) for i in range(5)]
@@ -234,3 +242,14 @@ def test_plot_and_csv_carry_the_numbers(cli, tmp_path):
     assert "Training tokens" in chart and "1T" in chart
     rows = list(csv.DictReader(io.StringIO(cli("export", "--format", "csv", "--data", folder).stdout)))
     assert rows[0]["context"] == "500" and rows[0]["training_tokens"] == "1000000000"
+
+
+def test_the_html_page_has_the_number_charts_and_the_trends_table(cli, tmp_path):
+    folder = _kb_with_numbers(tmp_path / "kb")
+    page = cli("export", "--format", "html", "--data", folder).stdout
+    assert "Context window at release (tokens)" in page and "Training tokens" in page
+    assert 'id="chart-title-2"' in page and 'id="chart-title-3"' in page  # one id per chart
+    assert "Training compute (FLOP)" not in page  # no entry states compute: no empty chart
+    table = page[page.index('<table class="trends">'):page.index("</table>")]
+    assert "<td>context</td><td>5</td><td>0</td><td>2.00x</td>" in table
+    assert "Context windows doubled about every 12 months between 2018 and 2022" in page

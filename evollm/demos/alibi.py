@@ -22,7 +22,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check
+from evollm.demos.base import Chart, Progress, Result, check, setting
+
+
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Adding a head-specific linear penalty to causal attention logits encodes "
+    "relative position with no position embeddings."
+)
+EQUATIONS = (
+    "softmax(q_i K^T + m_h [-(i-1), ..., -2, -1, 0])  (Sec. 3)",
+    "m_h = 2^(-8h/n), h = 1..n, for n heads a power of two",
+)
 
 
 @dataclass
@@ -30,11 +41,16 @@ class Config:
     """Settings of the ALiBi demo."""
 
     seed: int = 0
-    quick: bool = False
-    n_heads: int = 8  # heads of the attention layer the decay is measured in
-    d_head: int = 32  # query/key dimension per head
-    seq_len: int = 64  # tokens in the causal attention
-    heatmap_len: int = 16  # size of the bias matrix drawn as a heatmap
+    quick: bool = False  # set by --quick, which applies QUICK
+    n_heads: int = setting(
+        8, "heads of the attention layer the decay is measured in", low=1, high=256)
+    d_head: int = setting(32, "query/key dimension per head", low=1)
+    seq_len: int = setting(64, "tokens in the causal attention", low=2, high=4096)
+    heatmap_len: int = setting(16, "size of the bias matrix drawn as a heatmap", low=1, high=64)
+
+
+# --quick: a shorter sequence. Applied before --set, so --set wins.
+QUICK = {"seq_len": 32}
 
 
 def slopes(n_heads: int) -> list[float]:
@@ -79,8 +95,6 @@ def alibi_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray,
 def run(config: Config, progress: Progress | None = None) -> Result:
     rng = np.random.default_rng(config.seed)
     h, t, d = config.n_heads, config.seq_len, config.d_head
-    if config.quick:
-        t = min(t, 32)
 
     # 1. Slopes: 8 heads give exactly 1/2 ... 1/256 (the paper's example), and for every head
     #    count the rule matches its closed form, including the non-power-of-two ones.
@@ -111,6 +125,17 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     content_effect = float(np.max(np.abs(np.log(random_weights[:, -1, :])
                                           - np.log(random_weights[:, -1, -1:])
                                           + m[:, None] * distance)))
+
+    # 4. Causal: no query sees a later key. The weights above the diagonal are exactly 0, and
+    #    changing every later token's key and value leaves each earlier output bit-for-bit alone.
+    future_weight = float(np.max(np.triu(random_weights, k=1)))
+    out, _ = alibi_attention(q, random_keys, v, m)
+    cut = t // 2  # perturb tokens cut.. and compare outputs 0..cut-1
+    k2, v2 = random_keys.copy(), v.copy()
+    k2[:, cut:] += rng.standard_normal(k2[:, cut:].shape)
+    v2[:, cut:] += rng.standard_normal(v2[:, cut:].shape)
+    out2, _ = alibi_attention(q, k2, v2, m)
+    leak = float(np.max(np.abs(out2[:, :cut] - out[:, :cut])))
     if progress:
         progress(1.0)
 
@@ -121,6 +146,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
         check("bias is Toeplitz: B(i+1, j+1) == B(i, j) (max abs diff)", toeplitz_error, "==", 0.0),
         check("equal keys: log w(delta) - log w(0) == -m * delta (max abs diff)", decay_error,
               "<=", 1e-12),
+        check("causal: largest attention weight on a later key", future_weight, "==", 0.0),
+        check("causal: change in earlier outputs when later tokens change (max abs)", leak,
+              "==", 0.0),
     ]
     half_life = [float(math.log(2) / s) for s in m]
     metrics = {
@@ -140,3 +168,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
               "heatmap", matrix=[[float(x) for x in row] for row in np.exp(bias[0, :n, :n])]),
     ]
     return Result(checks=checks, metrics=metrics, charts=charts)
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

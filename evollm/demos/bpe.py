@@ -26,7 +26,18 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
+
+
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Repeatedly merging the most frequent adjacent pair builds a subword vocabulary "
+    "that encodes any text losslessly and compresses it."
+)
+EQUATIONS = (
+    "merge_k = argmax_pair count(pair) over the training words, after merges 1..k-1  (Sennrich Alg. 1)",
+    "encode: apply merges in the order they were learned (fast form: lowest-rank pair first)",
+)
 
 
 @dataclass
@@ -34,11 +45,18 @@ class Config:
     """Settings of the BPE demo."""
 
     seed: int = 0  # unused: BPE training is deterministic (ties go to the first occurrence)
-    quick: bool = False  # fewer merges; same checks
-    merges: int = 512  # merges learned by the byte-level tokenizer (quick: 256)
-    sentencepiece_merges: int = 256  # merges of the SentencePiece-style tokenizer (quick: 128)
-    min_kb_bytes: int = 20_000  # below this much knowledge-base text, add evollm's docstrings
-    held_out_every: int = 10  # every n-th document is held out for the compression ratio
+    quick: bool = False  # set by --quick, which applies QUICK
+    merges: int = setting(512, "merges learned by the byte-level tokenizer", low=1)
+    sentencepiece_merges: int = setting(
+        256, "merges of the SentencePiece-style tokenizer", low=1)
+    min_kb_bytes: int = setting(
+        20_000, "below this much knowledge-base text, add evollm's docstrings", low=0)
+    held_out_every: int = setting(
+        10, "every n-th document is held out for the compression ratio", low=2)
+
+
+# --quick: fewer merges. Applied before --set, so --set wins.
+QUICK = {"merges": 256, "sentencepiece_merges": 128}
 
 
 # GPT-2's pre-tokenizer splits text into chunks (contractions, words with their leading space,
@@ -113,13 +131,15 @@ def first_position(symbols: list, pair: tuple) -> int:
 
 
 def learn_merges(words: dict[tuple, int], n_merges: int, new_symbol: Callable[[tuple, int], Hashable],
-                 progress: Callable[[float], None] = lambda f: None) -> list[tuple[tuple, Hashable]]:
+                 progress: Callable[[float], None] = lambda f: None,
+                 symbols_left: list[int] | None = None) -> list[tuple[tuple, Hashable]]:
     """The first `n_merges` merges, as (pair, new symbol), of Algorithm 1 of Sennrich et al.
 
     `words` maps a word (a tuple of symbols) to its frequency, in the order the words were first
     seen. Each step merges the most frequent adjacent pair; ties go to the pair seen first (first
     word, then first position), which is what the paper's `max(pairs, key=pairs.get)` does. Only
-    the words that contain the merged pair are recounted.
+    the words that contain the merged pair are recounted. If `symbols_left` is a list, the
+    number of symbols the training text is left with is appended to it.
     """
     seqs, freqs = [list(w) for w in words], list(words.values())
     counts: dict[tuple, int] = {}
@@ -141,11 +161,24 @@ def learn_merges(words: dict[tuple, int], n_merges: int, new_symbol: Callable[[t
         merges.append((best, new))
         if step % 32 == 0:
             progress(step / n_merges)
+    if symbols_left is not None:
+        symbols_left.append(sum(len(seq) * f for seq, f in zip(seqs, freqs)))
     return merges
 
 
+def merges_in_order(symbols: list, merges: list[tuple[tuple, Hashable]]) -> list:
+    """Encode one chunk the plain way: every merge, in the order it was learned, over the chunk.
+    This is what training did to the training text, so it defines the right encoding."""
+    for pair, new in merges:
+        if pair in set(zip(symbols, symbols[1:])):
+            symbols = merge_pair(symbols, pair, new)
+    return symbols
+
+
 def apply_merges(symbols: list, ranks: dict[tuple, int], merged: dict[tuple, Hashable]) -> list:
-    """Encode one chunk: repeatedly merge the adjacent pair that was learned earliest."""
+    """Encode one chunk: repeatedly merge the adjacent pair that was learned earliest. Equal to
+    `merges_in_order`, since a pair holding a merge's new symbol was learned after that merge,
+    but it looks only at the pairs the chunk has."""
     while len(symbols) >= 2:
         pair = min(zip(symbols, symbols[1:]), key=lambda p: ranks.get(p, float("inf")))
         if pair not in ranks:
@@ -161,6 +194,8 @@ def apply_merges(symbols: list, ranks: dict[tuple, int], merged: dict[tuple, Has
 class ByteBPE:
     def __init__(self, merges: list[tuple[tuple[int, int], int]], split: bool = True):
         self.split = split
+        self.merges = merges
+        self.train_symbols: int | None = None  # symbols the training text was left with
         self.ranks = {pair: rank for rank, (pair, _) in enumerate(merges)}
         self.merged = dict(merges)
         self.vocab = {i: bytes([i]) for i in range(256)}  # id -> the bytes it stands for
@@ -174,7 +209,10 @@ class ByteBPE:
         for chunk in chunks(text, split):
             key = tuple(chunk.encode("utf-8"))
             words[key] = words.get(key, 0) + 1
-        return cls(learn_merges(words, n_merges, lambda pair, step: 256 + step, progress), split)
+        left: list[int] = []
+        tok = cls(learn_merges(words, n_merges, lambda pair, step: 256 + step, progress, left), split)
+        tok.train_symbols = left[0]
+        return tok
 
     def encode(self, text: str) -> list[int]:
         ids: list[int] = []
@@ -304,8 +342,7 @@ def readable(token: bytes) -> str:
 
 def run(config: Config, progress: Progress | None = None) -> Result:
     report = progress or no_progress
-    n_merges = min(config.merges, 256) if config.quick else config.merges
-    n_sp = min(config.sentencepiece_merges, 128) if config.quick else config.sentencepiece_merges
+    n_merges, n_sp = config.merges, config.sentencepiece_merges
 
     # 1. The Wikipedia example (as in minbpe's tests): no pre-splitting, three merges.
     toy = ByteBPE.train("aaabdaaabac", 3, split=False)
@@ -322,6 +359,12 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     tok = ByteBPE.train(train_text, n_merges, progress=lambda f: report(0.8 * f))
     held_ids = tok.encode(held_text)
     compression = len(held_text.encode("utf-8")) / max(len(held_ids), 1)
+    train_compression = len(train_text.encode("utf-8")) / max(tok.train_symbols or 1, 1)
+    # The fast encoder (lowest-rank pair first) against the plain one (merges in learned order),
+    # on every distinct held-out chunk and the torture strings.
+    distinct = set(chunks(held_text + "".join(TORTURE)))
+    order_mismatches = sum(tok.encode(c) != merges_in_order(list(c.encode("utf-8")), tok.merges)
+                           for c in distinct)
     round_trip_failures = [s for s in TORTURE + [held_text] if tok.decode(tok.encode(s)) != s]
 
     sp = SentencePieceBPE.train(train_text, n_sp)
@@ -344,7 +387,11 @@ def run(config: Config, progress: Progress | None = None) -> Result:
             check(f"byte-level round trip failures ({len(TORTURE) + 1} strings)",
                   len(round_trip_failures), "==", 0),
             check(f"SentencePiece '{SPACE}' round trip failures", len(sp_failures), "==", 0),
+            check(f"fast encoding != merges applied in learned order ({len(distinct)} chunks)",
+                  order_mismatches, "==", 0),
             check("compression on held-out text (bytes per token)", compression, ">", 1.5),
+            check("held-out compression / the training text's after training (bytes per token)",
+                  compression / train_compression, ">=", 0.9),
         ],
         metrics={
             "corpus": source,
@@ -352,6 +399,7 @@ def run(config: Config, progress: Progress | None = None) -> Result:
             "held_out_bytes": len(held_text.encode("utf-8")),
             "merges": len(tok.ranks),
             "compression_bytes_per_token": compression,
+            "training_text_compression": train_compression,
             "first_merges": " ".join(merges),
             "sennrich_merges": " ".join(toy_merges),
             "sample_byte_level": "|".join(readable(tok.vocab[i]) for i in tok.encode(sample)),
@@ -363,3 +411,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   x=[float(i) for i in range(len(lengths))], y=[float(n) for n in lengths]),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

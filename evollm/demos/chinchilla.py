@@ -23,7 +23,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
+
+
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "For a compute budget C = 6 N D, loss L(N, D) = E + A/N^alpha + B/D^beta is "
+    "minimised by growing N and D at about the same rate."
+)
+EQUATIONS = (
+    "L(N, D) = E + A / N^alpha + B / D^beta  (Eq. 2)",
+    "N_opt = G (C/6)^(beta/(alpha+beta)),  D_opt = G^-1 (C/6)^(alpha/(alpha+beta)),  G = (alpha A / (beta B))^(1/(alpha+beta))  (Eq. 4)",
+)
 
 
 @dataclass
@@ -31,13 +42,24 @@ class Config:
     """Settings of the Chinchilla demo; `flops` is the calculator's input."""
 
     seed: int = 0
-    quick: bool = False  # a coarser exponent grid; same checks
-    flops: float = 5.76e23  # training budget C to allocate (default: Gopher's, and Chinchilla's)
-    noise: float = 0.01  # log-normal noise of the synthetic final losses
-    sizes_per_budget: int = 40  # model sizes per synthetic IsoFLOP curve (9 budgets: 360 runs,
-    # about the paper's 400; with 9 sizes the exponents come back only to about +-0.04)
-    span_decades: float = 1.5  # the sizes run from 10^-span to 10^span times the optimum
-    grid_step: float = 0.005  # exponent grid of the refit (quick: 0.01), refined twice by 10x
+    quick: bool = False  # set by --quick, which applies QUICK
+    flops: float = setting(
+        5.76e23, "training budget C to allocate (default: Gopher's, and Chinchilla's)",
+        low=1e6, high=1e35)
+    noise: float = setting(
+        0.01, "log-normal noise of the synthetic final losses", low=0.0, high=0.5)
+    sizes_per_budget: int = setting(
+        40, "model sizes per synthetic IsoFLOP curve (9 budgets: 360 runs, near the paper's 400)",
+        low=5)
+    span_decades: float = setting(
+        1.5, "the sizes run from 10^-span to 10^span times the optimum", above=0.0, high=4.0)
+    grid_step: float = setting(
+        0.005, "exponent grid of the refit, refined twice by 10x",
+        above=0.0, high=0.1)
+
+
+# --quick: a coarser exponent grid. Applied before --set, so --set wins.
+QUICK = {"grid_step": 0.01}
 
 
 # L(N, D) = E + A / N^alpha + B / D^beta
@@ -147,7 +169,7 @@ def isoflop_exponent(n, c, observed) -> float:
 def run(config: Config, progress: Progress | None = None) -> Result:
     report = progress or no_progress
     rng = np.random.default_rng(config.seed)
-    step = max(config.grid_step, 0.01) if config.quick else config.grid_step
+    step = config.grid_step
 
     # 1. The closed form against a numeric search along each IsoFLOP curve.
     budgets = [10.0**e for e in range(18, 27)] + [GOPHER_FLOPS, config.flops]
@@ -209,3 +231,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   "line", x=[float(v) for v in np.log10(curve_n)], y=[float(v) for v in curve]),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -23,7 +23,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
+
+
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Training a small student on a teacher's temperature-softened outputs beats "
+    "training it on hard labels, and the T^2 factor keeps the gradient's scale."
+)
+EQUATIONS = (
+    "p_i = exp(z_i / T) / sum_j exp(z_j / T)",
+    "L_soft = T^2 KL(p_teacher^T || p_student^T);  dL/dz_s = T (p_s^T - p_t^T)  (Hinton Sec. 2)",
+    "T -> infinity: T (p_s - p_t) -> (z_s - z_t) / K  (logit matching)",
+)
 
 
 @dataclass
@@ -31,22 +43,35 @@ class Config:
     """Sizes of the task and networks, and the distillation hyper-parameters."""
 
     seed: int = 0
-    quick: bool = False
-    n_classes: int = 10  # K
-    n_features: int = 20  # input dimension
-    clusters_per_class: int = 3  # each class is a mixture, so its boundary is not linear
-    cluster_spread: float = 1.0  # std of each cluster; sets how hard the task is
-    n_teacher_data: int = 10_000  # labelled examples the teacher trains on
-    n_student_data: int = 500  # the small data set of each student
-    n_test: int = 5000
-    teacher_hidden: int = 256
-    student_hidden: int = 32
-    teacher_steps: int = 1500  # Adam steps, minibatches of 256
-    student_steps: int = 500  # Adam steps, full batch
-    temperature: float = 2.0  # T of the soft targets (DistilBERT's script default)
-    soft_weight: float = 5.0  # weight of T^2 KL (DistilBERT's alpha_ce)
-    hard_weight: float = 2.0  # weight of the hard-label cross-entropy (DistilBERT's alpha_mlm)
-    repeats: int = 3  # student pairs (hard labels vs soft targets), each on a fresh small data set
+    quick: bool = False  # set by --quick, which applies QUICK
+    n_classes: int = setting(10, "K", low=2)
+    n_features: int = setting(20, "input dimension", low=1)
+    clusters_per_class: int = setting(
+        3, "each class is a mixture, so its boundary is not linear", low=1)
+    cluster_spread: float = setting(
+        1.0, "std of each cluster; sets how hard the task is", above=0.0)
+    n_teacher_data: int = setting(10_000, "labelled examples the teacher trains on", low=1)
+    n_student_data: int = setting(500, "the small data set of each student", low=2)
+    n_test: int = setting(5000, "n test", low=1)
+    teacher_hidden: int = setting(256, "teacher hidden", low=1)
+    student_hidden: int = setting(32, "student hidden", low=1)
+    teacher_steps: int = setting(1500, "Adam steps, minibatches of 256", low=1)
+    student_steps: int = setting(500, "Adam steps, full batch", low=1)
+    temperature: float = setting(
+        2.0, "T of the soft targets (DistilBERT's script default)", low=0.1, high=1000.0)
+    soft_weight: float = setting(5.0, "weight of T^2 KL (DistilBERT's alpha_ce)", low=0.0)
+    hard_weight: float = setting(
+        2.0, "weight of the hard-label cross-entropy (DistilBERT's alpha_mlm)", low=0.0)
+    repeats: int = setting(
+        3, "student pairs (hard labels vs soft targets), each on a fresh small data set", low=1)
+
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        return ([f"n_student_data: {self.n_student_data} exceeds n_teacher_data = {self.n_teacher_data}"]
+                if self.n_student_data > self.n_teacher_data else [])
+
+# --quick: fewer training steps. Applied before --set, so --set wins.
+QUICK = {"teacher_steps": 600, "student_steps": 300, "n_test": 2000}
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
@@ -158,10 +183,38 @@ def gradient_checks(rng, config: Config):
     return fd_error, float(np.linalg.norm(hot - limit) / np.linalg.norm(limit)), norms
 
 
+def backprop_check(rng, config: Config, h: float = 1e-6) -> float:
+    """Relative error of the student MLP's hand-written backprop (through the soft-target loss)
+    against central differences, on random entries of every weight and bias."""
+    X = rng.normal(size=(16, config.n_features))
+    params = init_mlp(rng, config.n_features, 12, config.n_classes)
+    teacher = rng.normal(size=(16, config.n_classes)) * 3
+
+    def loss_of():
+        return soft_target_loss(forward(params, X)[0], teacher, config.temperature)[0]
+
+    logits, hidden = forward(params, X)
+    grads = backward(params, X, hidden, soft_target_loss(logits, teacher, config.temperature)[1])
+    numeric, analytic = [], []
+    for (w, b), (gw, gb) in zip(params, grads):
+        for array, grad in ((w, gw), (b, gb)):
+            for flat in rng.choice(array.size, min(12, array.size), replace=False):
+                idx = np.unravel_index(flat, array.shape)
+                saved = array[idx]
+                array[idx] = saved + h
+                up = loss_of()
+                array[idx] = saved - h
+                down = loss_of()
+                array[idx] = saved
+                numeric.append((up - down) / (2 * h))
+                analytic.append(grad[idx])
+    numeric, analytic = np.array(numeric), np.array(analytic)
+    return float(np.linalg.norm(numeric - analytic)
+                 / (np.linalg.norm(numeric) + np.linalg.norm(analytic)))
+
+
 def run(config: Config, progress: Progress | None = None) -> Result:
     progress = progress or no_progress
-    if config.quick:
-        config = Config(**{**config.__dict__, "teacher_steps": 600, "student_steps": 300, "n_test": 2000})
     rng = np.random.default_rng(config.seed)
     fd_error, limit_error, norms = gradient_checks(rng, config)
 
@@ -187,9 +240,12 @@ def run(config: Config, progress: Progress | None = None) -> Result:
         soft.append(accuracy(soft_student, X_test, y_test))
         progress(0.5 + 0.5 * (i + 1) / config.repeats)
     gain = float(np.mean(soft) - np.mean(hard))
+    backprop_error = backprop_check(rng, config)  # last, so it leaves the runs above as they were
 
     return Result(
         checks=[
+            check("student MLP backprop through the soft loss vs finite differences (rel. error)",
+                  backprop_error, "<=", 1e-6),
             check(f"soft-loss gradient vs finite differences (rel. error, T = {config.temperature:g})",
                   fd_error, "<=", 1e-7),
             check("T = 1000 gradient vs logit matching (z_s - z_t) / K (rel.)", limit_error, "<=", 1e-2),
@@ -212,3 +268,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   y=[teacher_accuracy, float(np.mean(hard)), float(np.mean(soft))]),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -19,7 +19,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
+
+
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "The DPO loss trains the policy directly from preferences; its implicit reward "
+    "beta log pi / pi_ref recovers the true reward."
+)
+EQUATIONS = (
+    "L_DPO = -E log sigma(beta log pi(y_w|x)/pi_ref(y_w|x) - beta log pi(y_l|x)/pi_ref(y_l|x))  (Eq. 7)",
+    "grad = -beta E[sigma(r_hat_l - r_hat_w) (grad log pi(y_w|x) - grad log pi(y_l|x))]  (Sec. 4)",
+)
 
 
 @dataclass
@@ -27,14 +38,19 @@ class Config:
     """Hyper-parameters of the preference data and of DPO."""
 
     seed: int = 0
-    quick: bool = False
-    n_prompts: int = 50  # prompts x
-    n_responses: int = 8  # candidate responses y per prompt
-    n_features: int = 16  # F: features phi(x, y) of the log-linear policy
-    n_pairs: int = 2000  # preference pairs (x, y_w, y_l)
-    beta: float = 0.1  # KL strength of eq. 3 (the paper's and TRL's default)
-    steps: int = 300  # full-batch gradient-descent steps
-    learning_rate: float = 0.1  # step size, in units of 1 / (largest curvature of the loss)
+    quick: bool = False  # set by --quick, which applies QUICK
+    n_prompts: int = setting(50, "prompts x", low=1)
+    n_responses: int = setting(8, "candidate responses y per prompt", low=3)
+    n_features: int = setting(16, "F: features phi(x, y) of the log-linear policy", low=1)
+    n_pairs: int = setting(2000, "preference pairs (x, y_w, y_l)", low=2)
+    beta: float = setting(0.1, "KL strength of eq. 3 (the paper's and TRL's default)", above=0.0)
+    steps: int = setting(300, "full-batch gradient-descent steps", low=1)
+    learning_rate: float = setting(
+        0.1, "step size, in units of 1 / (largest curvature of the loss)", above=0.0)
+
+
+# --quick: fewer steps. Applied before --set, so --set wins.
+QUICK = {"steps": 100}
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -92,8 +108,6 @@ def per_prompt_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def run(config: Config, progress: Progress | None = None) -> Result:
     progress = progress or no_progress
-    if config.quick:
-        config = Config(**{**config.__dict__, "steps": 100})
     rng = np.random.default_rng(config.seed)
     P, Y, F, beta = config.n_prompts, config.n_responses, config.n_features, config.beta
 
@@ -171,3 +185,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   y=[float(v) for pair in zip(true_shown, implicit_shown) for v in pair]),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -26,7 +26,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
+
+
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Tiled attention with an online softmax gives exactly standard attention while "
+    "moving Theta(N^2 d^2 / M) elements to and from HBM instead of Theta(N d + N^2)."
+)
+EQUATIONS = (
+    "m_new = max(m, rowmax(S_ij)),  l_new = e^(m - m_new) l + e^(m~ - m_new) rowsum(P~_ij)  (Alg. 1, line 11)",
+    "O_i <- diag(l_new)^-1 (diag(l) e^(m - m_new) O_i + e^(m~ - m_new) P~_ij V_j)  (line 12)",
+    "HBM accesses: Theta(N^2 d^2 M^-1)  (Theorem 2)",
+)
 
 
 @dataclass
@@ -34,13 +46,31 @@ class Config:
     """Settings of the FlashAttention demo."""
 
     seed: int = 0
-    quick: bool = False
-    n: int = 1024  # sequence length N of the exactness checks
-    d: int = 64  # head dimension d
-    sram: int = 16384  # on-chip memory M, in elements (64 KiB of float32)
-    sweep_n: int = 2048  # traffic sweeps: N = sweep_n/4 .. 2 sweep_n, and the N of the M, d sweeps
-    sweep_d: int = 64  # traffic sweeps: d = sweep_d/2 .. 2 sweep_d, and the d of the N, M sweeps
-    sweep_sram: int = 16384  # traffic sweeps: M = sweep_sram/2 .. 4 sweep_sram, and the M otherwise
+    quick: bool = False  # set by --quick, which applies QUICK
+    n: int = setting(1024, "sequence length N of the exactness checks", low=2, high=4096)
+    d: int = setting(64, "head dimension d", low=1)
+    sram: int = setting(16384, "on-chip memory M, in elements (64 KiB of float32)", low=64)
+    sweep_n: int = setting(
+        2048, "traffic sweeps: N = sweep_n/4 .. 2 sweep_n, and the N of the M, d sweeps", low=16,
+        high=4096)
+    sweep_d: int = setting(
+        64, "traffic sweeps: d = sweep_d/2 .. 2 sweep_d, and the d of the N, M sweeps", low=2)
+    sweep_sram: int = setting(
+        16384, "traffic sweeps: M = sweep_sram/2 .. 4 sweep_sram, and the M otherwise", low=64)
+
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        out = []
+        if self.sram < 16 * self.d:  # blocks of at least 4 rows: tiny blocks take minutes in numpy
+            out.append(f"sram: {self.sram} must be at least 16 x d = {16 * self.d}")
+        if self.sweep_sram < 32 * self.sweep_d:  # the same for the smallest M of the sweeps
+            out.append(f"sweep_sram: {self.sweep_sram} must be at least 32 x sweep_d = "
+                       f"{32 * self.sweep_d}")
+        return out
+
+
+# --quick: shorter sequences and smaller sweeps. Applied before --set, so --set wins.
+QUICK = {"n": 512, "sweep_n": 1024, "sweep_d": 32, "sweep_sram": 4096}
 
 
 class TwoLevelMemory:
@@ -207,8 +237,6 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     rng = np.random.default_rng(config.seed)
     report = progress or no_progress
     n, d, sram = config.n, config.d, config.sram
-    if config.quick:
-        n = min(n, 512)
 
     # 1. Exactness: both loop orders against Algorithm 0, float32 and float64, causal or not.
     errors: dict[str, float] = {}
@@ -231,8 +259,6 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     #    at a time, with M at most about N d / 4, so that the N d term of reading Q, K, V and
     #    writing O stays small next to the N^2 d^2 / M one (the theorem assumes M <= N d).
     big_n, sd, sm = config.sweep_n, config.sweep_d, config.sweep_sram
-    if config.quick:
-        big_n, sd, sm = 1024, 32, 4096
     ns = [big_n // 4, big_n // 2, big_n, big_n * 2]
     ms = [sm // 2, sm, sm * 2, sm * 4]
     ds = [sd // 2, sd, sd * 2]
@@ -309,3 +335,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
               y=[naive_big / 1e6] + [t.traffic / 1e6 for t in m_sweep] + [t / 1e6 for t in fa2_m]),
     ]
     return Result(checks=checks, metrics=metrics, charts=charts)
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

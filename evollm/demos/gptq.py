@@ -23,7 +23,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
+
+
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Quantizing one column at a time and spreading each rounding error over the "
+    "remaining columns with the inverse Hessian cuts the layer's output error far "
+    "below round-to-nearest."
+)
+EQUATIONS = (
+    "argmin_Q ||W X - Q X||^2,  H = 2 X X^T  (Eq. 1)",
+    "delta_F = -(w_q - quant(w_q)) / [H^-1]_qq  (H^-1)_(:, q)  (Eq. 2)",
+    "H^-1_(-q) = H^-1 - H^-1_(:,q) H^-1_(q,:) / [H^-1]_qq  (Eq. 3); rows of H^-1 from its Cholesky factor",
+)
 
 
 @dataclass
@@ -31,13 +44,20 @@ class Config:
     """Settings of the GPTQ demo."""
 
     seed: int = 0
-    quick: bool = False  # a smaller layer; same checks
-    d_out: int = 768  # rows of W (quick: 192)
-    d_in: int = 768  # columns of W, the width of the layer's input (quick: 192)
-    samples: int = 4096  # calibration inputs (quick: 1024)
-    bits: tuple = (4, 3, 2)  # bit widths compared (4 and 3 are checked)
-    block: int = 128  # columns per lazy batch (Step 2)
-    percdamp: float = 0.01  # dampening: add 1% of the mean diagonal of H (the reference default)
+    quick: bool = False  # set by --quick, which applies QUICK
+    d_out: int = setting(768, "rows of W", low=1)
+    d_in: int = setting(768, "columns of W, the width of the layer's input", low=1)
+    samples: int = setting(4096, "calibration inputs", low=1)
+    bits: tuple[int, ...] = setting(
+        (4, 3, 2), "bit widths compared (4 and 3 are checked)", low=2, high=8)
+    block: int = setting(128, "columns per lazy batch (Step 2)", low=1)
+    percdamp: float = setting(
+        0.01, "dampening: add 1% of the mean diagonal of H (the reference default)",
+        above=0.0, high=1.0)
+
+
+# --quick: a smaller layer. Applied before --set, so --set wins.
+QUICK = {"d_out": 192, "d_in": 192, "samples": 1024}
 
 
 def grid(w: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -94,6 +114,28 @@ def gptq(w: np.ndarray, h: np.ndarray, bits: int, block: int = 128, percdamp: fl
     return q
 
 
+def obs_sequential(w: np.ndarray, h: np.ndarray, bits: int, percdamp: float = 0.01) -> np.ndarray:
+    """The plain algorithm GPTQ speeds up: quantize column j, spread its error over the later
+    columns with row j of the current H^-1 (eq. 2), then remove j from H^-1 (eq. 3), one column at
+    a time on the whole matrix. No Cholesky, no blocks: what `gptq` must reproduce exactly."""
+    w = w.astype(np.float64).copy()  # (d_out, d_in)
+    d_in = w.shape[1]
+    scale, zero = grid(w, bits)
+    h = h.astype(np.float64).copy()
+    dead = np.diag(h) == 0
+    h[dead, dead] = 1.0
+    w[:, dead] = 0.0
+    h[np.diag_indices(d_in)] += percdamp * np.mean(np.diag(h))
+    h_inv = np.linalg.inv(h)  # (d_in, d_in)
+    q = np.zeros_like(w)
+    for j in range(d_in):
+        q[:, j] = quantize(w[:, j : j + 1], scale, zero, bits)[:, 0]
+        err = (w[:, j] - q[:, j]) / h_inv[j, j]  # (d_out,)
+        w[:, j + 1 :] -= np.outer(err, h_inv[j, j + 1 :])  # eq. 2: the optimal update delta_F
+        h_inv -= np.outer(h_inv[:, j], h_inv[j, :]) / h_inv[j, j]  # eq. 3: drop column j
+    return q
+
+
 def output_error(w, q, xxt) -> float:
     """||W X - Q X||_F^2 / ||W X||_F^2, the layer-wise objective of eq. 1 made relative.
 
@@ -127,17 +169,18 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     report = progress or no_progress
     rng = np.random.default_rng(config.seed)
     d_out, d_in, n = config.d_out, config.d_in, config.samples
-    if config.quick:
-        d_out, d_in, n = min(d_out, 192), min(d_in, 192), min(n, 1024)
     w = rng.normal(0.0, 1.0 / np.sqrt(d_in), (d_out, d_in))  # (d_out, d_in)
     x = calibration_inputs(rng, d_in, n)  # (d_in, n)
     h = 2.0 * x @ x.T  # (d_in, d_in) Hessian of the layer-wise squared error
 
-    errors, seconds, grid_gap = {}, {}, 0.0
+    errors, seconds, grid_gap, plain_gap = {}, {}, 0.0, 0.0
     for i, bits in enumerate(config.bits):
         start = time.perf_counter()
         q = gptq(w, h, bits, config.block, config.percdamp)
         seconds[bits] = time.perf_counter() - start
+        # The Cholesky rows and lazy blocks change the order of the work, not the result.
+        plain_gap = max(plain_gap, float(np.max(np.abs(
+            q - obs_sequential(w, h, bits, config.percdamp)))))
         errors[bits] = (output_error(w, rtn(w, bits), h / 2), output_error(w, q, h / 2))
         grid_gap = max(grid_gap, on_grid(w, q, bits))
         report(0.9 * (i + 1) / len(config.bits))
@@ -148,9 +191,13 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   for b in config.bits)
     report(1.0)
 
-    checks = [check(f"{b}-bit layer-output error, GPTQ / RTN", errors[b][1] / errors[b][0], "<=", 0.9)
+    # Measured 0.15-0.21 on these correlated inputs; a GPTQ that loses part of its error
+    # compensation (say, to later blocks) measured 0.40 in --quick, so 0.35 separates the two.
+    checks = [check(f"{b}-bit layer-output error, GPTQ / RTN", errors[b][1] / errors[b][0], "<=", 0.35)
               for b in config.bits if b in (4, 3)]
     checks += [
+        check("blocked Cholesky GPTQ == column-by-column OBS updates (max abs diff)", plain_gap,
+              "<=", 1e-9),
         check("isotropic Hessian: max |GPTQ - RTN|", iso_gap, "<=", 0.0),
         check("GPTQ weights off the quantization grid (max)", grid_gap, "<=", 1e-9),
     ]
@@ -171,3 +218,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
         charts=[Chart("relative layer-output error ||WX - QX||^2 / ||WX||^2", "bars",
                       y=values, labels=labels)],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

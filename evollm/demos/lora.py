@@ -19,7 +19,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
+
+
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "A frozen weight plus a trainable low-rank product B A fits a low-rank update "
+    "exactly, starts as the base model, and merges into one matrix."
+)
+EQUATIONS = (
+    "h = W0 x + (alpha / r) B A x,  B = 0 at init  (Eq. 3)",
+    "best rank-r error = sqrt(sum_(i>r) sigma_i^2)  (Eckart-Young)",
+)
 
 
 @dataclass
@@ -27,15 +38,30 @@ class Config:
     """Hyper-parameters of the layer, the task and the LoRA fit (PEFT defaults where they exist)."""
 
     seed: int = 0
-    quick: bool = False
-    d_out: int = 256  # d: rows of W0
-    d_in: int = 256  # k: columns of W0
-    true_rank: int = 4  # rank of the task's update dW
-    ranks: tuple[int, ...] = (1, 2, 4, 8)  # LoRA ranks r to fit
-    lora_alpha: float = 8.0  # alpha: the update is scaled by alpha / r (PEFT default 8)
-    n_samples: int = 512  # fine-tuning inputs x
-    steps: int = 300  # Adam steps per rank
-    learning_rate: float = 0.03  # Adam step size, cosine-decayed to 0
+    quick: bool = False  # set by --quick, which applies QUICK
+    d_out: int = setting(256, "d: rows of W0", low=1)
+    d_in: int = setting(256, "k: columns of W0", low=1)
+    true_rank: int = setting(4, "rank of the task's update dW", low=1)
+    ranks: tuple[int, ...] = setting((1, 2, 4, 8), "LoRA ranks r to fit", low=1)
+    lora_alpha: float = setting(
+        8.0, "alpha: the update is scaled by alpha / r (PEFT default 8)", above=0.0)
+    n_samples: int = setting(512, "fine-tuning inputs x", low=1)
+    steps: int = setting(300, "Adam steps per rank", low=1)
+    learning_rate: float = setting(0.03, "Adam step size, cosine-decayed to 0", above=0.0)
+
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        out, full = [], min(self.d_out, self.d_in)
+        if self.true_rank > full:
+            out.append(f"true_rank: {self.true_rank} exceeds min(d_out, d_in) = {full}")
+        if any(r > full for r in self.ranks):
+            out.append(f"ranks: every rank must be at most min(d_out, d_in) = {full}")
+        if max(self.ranks) < self.true_rank:
+            out.append(f"ranks: at least one rank must reach true_rank = {self.true_rank}")
+        return out
+
+# --quick: two ranks, one below and one at the true rank. Applied before --set, so --set wins.
+QUICK = {"ranks": (2, 4)}
 
 
 def adapter_forward(X, W0, A, B, scale):
@@ -66,6 +92,31 @@ def loss_and_grads(A, B, X, Y, base, scale):
     return float(np.mean(residual**2)), grad_A, grad_B
 
 
+def gradient_check(rng, X, Y, W0, r: int, scale: float, h: float = 1e-6) -> float:
+    """Relative error of loss_and_grads' gradients in A and B against central differences, at a
+    random A and B (both non-zero, so each gradient is). Adam hides a wrong gradient scale, so
+    the training checks alone would not see one."""
+    A = rng.normal(size=(r, X.shape[1])) / math.sqrt(X.shape[1])
+    B = rng.normal(size=(W0.shape[0], r)) / math.sqrt(r)
+    base = X @ W0.T
+    _, grad_A, grad_B = loss_and_grads(A, B, X, Y, base, scale)
+    numeric, analytic = [], []
+    for param, grad in ((A, grad_A), (B, grad_B)):
+        for flat in rng.choice(param.size, min(30, param.size), replace=False):
+            idx = np.unravel_index(flat, param.shape)
+            saved = param[idx]
+            param[idx] = saved + h
+            up = loss_and_grads(A, B, X, Y, base, scale)[0]
+            param[idx] = saved - h
+            down = loss_and_grads(A, B, X, Y, base, scale)[0]
+            param[idx] = saved
+            numeric.append((up - down) / (2 * h))
+            analytic.append(grad[idx])
+    numeric, analytic = np.array(numeric), np.array(analytic)
+    return float(np.linalg.norm(numeric - analytic)
+                 / (np.linalg.norm(numeric) + np.linalg.norm(analytic)))
+
+
 def fit_adapter(rng, X, Y, W0, r, config: Config):
     """Train A, B with Adam on the mean squared error of the adapted layer; (A, B, loss per step)."""
     A, B = init_adapter(rng, r, W0.shape[0], W0.shape[1])
@@ -87,8 +138,6 @@ def fit_adapter(rng, X, Y, W0, r, config: Config):
 
 def run(config: Config, progress: Progress | None = None) -> Result:
     progress = progress or no_progress
-    if config.quick:
-        config = Config(**{**config.__dict__, "ranks": (2, 4)})
     rng = np.random.default_rng(config.seed)
     d, k, q = config.d_out, config.d_in, config.true_rank
 
@@ -104,6 +153,8 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     # B = 0 at init: the adapted layer's output is exactly the base layer's.
     A0, B0 = init_adapter(rng, max(config.ranks), d, k)
     init_change = float(np.max(np.abs(adapter_forward(X_test, W0, A0, B0, 1.0) - X_test @ W0.T)))
+
+    grad_error = gradient_check(rng, X[:256], Y[:256], W0, 3, config.lora_alpha / 3)
 
     errors, bounds, fractions, loss_curves = {}, {}, {}, {}
     merge_error = 0.0
@@ -121,6 +172,8 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     enough = [r for r in config.ranks if r >= q]
     too_small = [r for r in config.ranks if r < q]
     checks = [
+        check("gradients in A and B vs finite differences (relative error)", grad_error,
+              "<=", 1e-6),
         check("max |h - W0 x| with B = 0 at init", init_change, "==", 0.0),
         check("max |merged - adapter output| after training", merge_error, "<=", 1e-12),
         check(f"worst |s BA - dW| / |dW| for r >= {q}", max(errors[r] for r in enough), "<=", 1e-2),
@@ -149,3 +202,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   labels=[f"r = {r}" for r in config.ranks], y=[fractions[r] for r in config.ranks]),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -24,7 +24,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
+
+
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "An input-dependent step Delta lets a state-space scan ignore tokens (Delta = 0) "
+    "and reduces to a gated RNN; the recurrence equals its closed form."
+)
+EQUATIONS = (
+    "h_t = exp(Delta_t A) h_(t-1) + Delta_t B_t x_t;  y_t = C_t h_t + D x_t  (Eqs. 2a-2b, discretised)",
+    "Delta_t = softplus(x_t W_Delta + b);  B_t = x_t W_B;  C_t = x_t W_C  (Algorithm 2)",
+    "N = 1, A = -1, B = 1: h_t = (1 - g_t) h_(t-1) + g_t x_t, g_t = sigmoid(z_t)  (Theorem 1)",
+)
 
 
 @dataclass
@@ -32,15 +44,25 @@ class Config:
     """Sizes of the S6 layer and of the token sequence (mamba_simple defaults where they apply)."""
 
     seed: int = 0
-    quick: bool = False
-    d_inner: int = 8  # D: channels, each with its own diagonal SSM
-    d_state: int = 16  # N: state size per channel (Mamba default 16)
-    seq_len: int = 512  # T: tokens in the random sequence of check (1)
-    vocab: int = 12  # content tokens of the filler experiment
-    n_content: int = 24  # content tokens in the filler experiment
-    filler_fraction: float = 0.5  # share of filler tokens once they are mixed in
-    dt_min: float = 0.001  # Delta is initialised log-uniform in [dt_min, dt_max]
-    dt_max: float = 0.1
+    quick: bool = False  # set by --quick, which applies QUICK
+    d_inner: int = setting(8, "D: channels, each with its own diagonal SSM", low=1)
+    d_state: int = setting(16, "N: state size per channel (Mamba default 16)", low=1)
+    seq_len: int = setting(512, "T: tokens in the random sequence of check (1)", low=1)
+    vocab: int = setting(12, "content tokens of the filler experiment", low=1)
+    n_content: int = setting(24, "content tokens in the filler experiment", low=1)
+    filler_fraction: float = setting(
+        0.5, "share of filler tokens once they are mixed in", above=0.0, below=1.0)
+    dt_min: float = setting(
+        0.001, "Delta is initialised log-uniform in [dt_min, dt_max]", above=0.0)
+    dt_max: float = setting(0.1, "dt max", above=0.0)
+
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        return ([f"dt_max: {self.dt_max} is below dt_min = {self.dt_min}"]
+                if self.dt_max < self.dt_min else [])
+
+# --quick: a shorter sequence. Applied before --set, so --set wins.
+QUICK = {"seq_len": 128}
 
 
 def softplus(z: np.ndarray) -> np.ndarray:
@@ -115,8 +137,6 @@ class S6:
 
 def run(config: Config, progress: Progress | None = None) -> Result:
     progress = progress or no_progress
-    if config.quick:
-        config = Config(**{**config.__dict__, "seq_len": 128})
     rng = np.random.default_rng(config.seed)
     layer = S6(rng, config)
     d = config.d_inner
@@ -199,3 +219,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   "heatmap", matrix=np.abs(M[:shown, :shown]).tolist()),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -22,7 +22,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
+
+
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "A noisy top-k gate sends each token to k experts; importance and load losses "
+    "keep every expert in use; the sparse mixture beats a dense network of equal "
+    "active compute."
+)
+EQUATIONS = (
+    "H(x)_i = (x W_g)_i + N(0,1) Softplus((x W_noise)_i);  G(x) = Softmax(KeepTopK(H(x), k))  (Eqs. 3-5)",
+    "L_importance = w CV(sum_x G(x))^2;  L_load = w CV(sum_x P(x, i))^2  (Eqs. 6-11)",
+    "Switch: aux = alpha N sum_i f_i P_i  (Switch Transformers Eqs. 4-6)",
+)
 
 
 @dataclass
@@ -30,21 +43,30 @@ class Config:
     """Hyper-parameters of the MoE demo."""
 
     seed: int = 0
-    quick: bool = False  # fewer steps and samples; same checks
-    n_experts: int = 8  # E, also the number of hidden regimes in the data
-    k: int = 2  # experts per token (Shazeer's top-k)
-    d_in: int = 16  # input width
-    d_out: int = 4  # output width
-    expert_hidden: int = 8  # hidden units of one expert; the dense baseline gets k times as many
-    n_train: int = 4096  # training examples
-    n_test: int = 2048  # held-out examples
-    steps: int = 3000  # Adam steps (quick: 1000)
-    batch: int = 256  # examples per step
-    lr: float = 1e-2  # Adam learning rate
-    w_importance: float = 0.1  # weight of the importance loss (paper: 0.1)
-    w_load: float = 0.1  # weight of the load loss (paper: 0.1)
-    switch_alpha: float = 5e-2  # Switch auxiliary-loss weight (paper: 1e-2; this toy router
-    # needs 5e-2 to leave an expert that serves two regimes while another idles)
+    quick: bool = False  # see QUICK
+    n_experts: int = setting(8, "E, also the number of hidden regimes in the data", low=2)
+    k: int = setting(2, "experts per token (Shazeer's top-k)", low=1)
+    d_in: int = setting(16, "input width", low=1)
+    d_out: int = setting(4, "output width", low=1)
+    expert_hidden: int = setting(
+        8, "hidden units of one expert; the dense baseline gets k times as many", low=1)
+    n_train: int = setting(4096, "training examples (the gradient checks use 128)", low=128)
+    n_test: int = setting(2048, "held-out examples", low=1)
+    steps: int = setting(3000, "Adam steps", low=1)
+    batch: int = setting(256, "examples per step", low=1)
+    lr: float = setting(1e-2, "Adam learning rate", above=0.0)
+    w_importance: float = setting(0.1, "weight of the importance loss (paper: 0.1)", low=0.0)
+    w_load: float = setting(0.1, "weight of the load loss (paper: 0.1)", low=0.0)
+    switch_alpha: float = setting(
+        5e-2, "Switch auxiliary-loss weight (paper: 1e-2; this toy router needs 5e-2)", low=0.0)
+
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        return ([f"k: {self.k} must be below n_experts = {self.n_experts} (the load loss needs "
+                 "the (k+1)-th logit)"] if self.k >= self.n_experts else [])
+
+# --quick: fewer steps and samples, same checks; applied before --set, so --set wins.
+QUICK = {"steps": 500, "n_train": 2048, "n_test": 1024}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,6 +189,21 @@ def init_experts(rng, cfg: Config) -> dict:
     return {name: np.stack([e[name] for e in experts]) for name in EXPERT_KEYS}
 
 
+def experts_forward(params, x):
+    """Every expert on every token, (E, B, d_out) and hidden (E, B, h). Training uses this and
+    masks by the gates: the same numbers as routing each token to its k experts (a zero gate
+    contributes exactly 0), and at this size numpy is faster dense. `moe_predict` routes sparsely."""
+    h = np.maximum(x[None] @ params["w1"] + params["b1"][:, None], 0.0)  # (E, B, h)
+    return h @ params["w2"] + params["b2"][:, None], h
+
+
+def experts_backward(params, x, h, dout):
+    """Gradients of the stacked expert parameters, given d loss / d output (E, B, d_out)."""
+    dh = (dout @ params["w2"].transpose(0, 2, 1)) * (h > 0)  # (E, B, h)
+    return dict(w1=x.T[None] @ dh, b1=dh.sum(axis=1),
+                w2=h.transpose(0, 2, 1) @ dout, b2=dout.sum(axis=1))
+
+
 def init_moe(rng, cfg: Config):
     # Shazeer initialises both gate matrices to zero: no signal, only noise, at the start.
     return dict(w_gate=np.zeros((cfg.d_in, cfg.n_experts)),
@@ -177,49 +214,58 @@ def expert(params, e):
     return {name: params[name][e] for name in EXPERT_KEYS}
 
 
-def moe_loss_and_grads(params, x, y, cfg: Config, noise, balance: str):
-    """Loss and gradients of the noisy top-k MoE (balance "shazeer" or "none").
+def importance_loss(gates: np.ndarray, weight: float) -> tuple[float, np.ndarray]:
+    """w_importance * CV(Importance(X))^2 (eqs. 6-7) and its gradient in the gates (B, E)."""
+    importance = gates.sum(axis=0)  # (E,)  Importance(X), eq. 6
+    return (weight * cv_squared(importance),
+            np.broadcast_to(weight * cv_squared_grad(importance)[None, :], gates.shape))
+
+
+def load_loss(cache, k: int, weight: float):
+    """w_load * CV(Load(X))^2 (eqs. 8-11) and its gradient, split into the parts that flow to
+    the clean logits, the noise std and the noisy logit that sets each threshold: (loss, dclean,
+    dstd, dnoisy), each gradient (B, E)."""
+    p, z, threshold_from = load_probabilities(cache, k)
+    load = p.sum(axis=0)  # (E,)  Load(X), eq. 10
+    dp = weight * cv_squared_grad(load)[None, :] * normal_pdf(z) / cache["std"]  # (B, E)
+    dnoisy = np.zeros_like(dp)
+    n, n_exp = dp.shape
+    rows = np.repeat(np.arange(n), n_exp)
+    np.add.at(dnoisy, (rows, threshold_from.ravel()), -dp.ravel())
+    return weight * cv_squared(load), dp, -dp * z, dnoisy
+
+
+def moe_loss_and_grads(params, x, y, cfg: Config, noise, w_importance: float, w_load: float):
+    """Loss and gradients of the noisy top-k MoE with the two balancing losses at these weights
+    (0 turns one off).
 
     y_hat = sum_i G(x)_i E_i(x) (eq. 1), computed only for the experts each token is sent to.
     """
-    n, n_exp = x.shape[0], cfg.n_experts
     gates, cache = noisy_top_k_gate(x, params["w_gate"], params["w_noise"], cfg.k, noise)
-    pred = np.zeros((n, cfg.d_out))
-    outs = {}
-    for e in range(n_exp):
-        rows = np.nonzero(gates[:, e])[0]  # tokens sent to expert e
-        if rows.size:
-            out, h = mlp_forward(expert(params, e), x[rows])
-            outs[e] = (rows, out, h)
-            pred[rows] += gates[rows, e, None] * out
+    out, h = experts_forward(params, x)  # (E, B, d_out), (E, B, h)
+    pred = (gates.T[:, :, None] * out).sum(axis=0)  # eq. 1; zero gates add nothing
     err = pred - y
     mse = float(np.mean(err**2))
     dpred = 2.0 * err / err.size  # (B, d_out)
 
     grads = {name: np.zeros_like(value) for name, value in params.items()}
-    dgates = np.zeros_like(gates)  # (B, E)
-    for e, (rows, out, h) in outs.items():
-        dgates[rows, e] = np.sum(dpred[rows] * out, axis=1)
-        g, _ = mlp_backward(expert(params, e), x[rows], h, gates[rows, e, None] * dpred[rows])
-        for name, value in g.items():
-            grads[name][e] = value
+    dgates = (dpred[None] * out).sum(axis=2).T  # (B, E); only the kept entries are used
+    grads.update(experts_backward(params, x, h, gates.T[:, :, None] * dpred[None]))
 
     loss = mse
     dclean = np.zeros_like(gates)
     dstd = np.zeros_like(gates)
     dnoisy = np.zeros_like(gates)
-    if balance == "shazeer":
-        importance = gates.sum(axis=0)  # (E,)  Importance(X), eq. 6
-        loss += cfg.w_importance * cv_squared(importance)  # eq. 7
-        dgates += cfg.w_importance * cv_squared_grad(importance)[None, :]
-        p, z, threshold_from = load_probabilities(cache, cfg.k)
-        load = p.sum(axis=0)  # (E,)  Load(X), eq. 10
-        loss += cfg.w_load * cv_squared(load)  # eq. 11
-        dp = cfg.w_load * cv_squared_grad(load)[None, :] * normal_pdf(z) / cache["std"]  # (B, E)
-        dclean += dp
-        dstd += -dp * z
-        rows = np.repeat(np.arange(n), n_exp)
-        np.add.at(dnoisy, (rows, threshold_from.ravel()), -dp.ravel())
+    if w_importance:
+        value, d = importance_loss(gates, w_importance)
+        loss += value
+        dgates = dgates + d
+    if w_load:
+        value, d_clean, d_std, d_noisy = load_loss(cache, cfg.k, w_load)
+        loss += value
+        dclean += d_clean
+        dstd += d_std
+        dnoisy += d_noisy
 
     # softmax over the kept logits: d kept = g * (d g - sum(g * d g))
     g = cache["g"]
@@ -233,6 +279,29 @@ def moe_loss_and_grads(params, x, y, cfg: Config, noise, balance: str):
     grads["w_gate"] = x.T @ dclean
     grads["w_noise"] = x.T @ draw
     return loss, mse, grads
+
+
+def gradient_check(loss_and_grads, params, names, rng, n_coords: int = 40,
+                   h: float = 1e-6) -> float:
+    """Relative error of `loss_and_grads(params)`'s gradients of the arrays `names` against
+    central differences of its loss, on `n_coords` random entries of each array."""
+    _, _, grads = loss_and_grads(params)
+    numeric, analytic = [], []
+    for name in names:
+        w = params[name]
+        for flat in rng.choice(w.size, min(n_coords, w.size), replace=False):
+            idx = np.unravel_index(flat, w.shape)
+            saved = w[idx]
+            w[idx] = saved + h
+            up = loss_and_grads(params)[0]
+            w[idx] = saved - h
+            down = loss_and_grads(params)[0]
+            w[idx] = saved
+            numeric.append((up - down) / (2 * h))
+            analytic.append(grads[name][idx])
+    numeric, analytic = np.array(numeric), np.array(analytic)
+    return float(np.linalg.norm(numeric - analytic)
+                 / (np.linalg.norm(numeric) + np.linalg.norm(analytic)))
 
 
 def moe_predict(params, x, cfg: Config):
@@ -265,24 +334,16 @@ def switch_route(params, x, jitter):
 def switch_loss_and_grads(params, x, y, cfg: Config, jitter):
     n, n_exp = x.shape[0], cfg.n_experts
     probs, chosen = switch_route(params, x, jitter)
-    pred = np.zeros((n, cfg.d_out))
-    outs = {}
-    for e in range(n_exp):
-        rows = np.nonzero(chosen == e)[0]
-        if rows.size:
-            out, h = mlp_forward(expert(params, e), x[rows])
-            outs[e] = (rows, out, h)
-            pred[rows] = probs[rows, e, None] * out  # y = p_i(x) E_i(x), eq. 2
+    routed = np.zeros_like(probs)
+    routed[np.arange(n), chosen] = 1.0  # (B, E): one expert per token
+    out, h = experts_forward(params, x)
+    pred = ((routed * probs).T[:, :, None] * out).sum(axis=0)  # y = p_i(x) E_i(x), eq. 2
     err = pred - y
     mse = float(np.mean(err**2))
     dpred = 2.0 * err / err.size
     grads = {name: np.zeros_like(value) for name, value in params.items()}
-    dprobs = np.zeros_like(probs)
-    for e, (rows, out, h) in outs.items():
-        dprobs[rows, e] = np.sum(dpred[rows] * out, axis=1)
-        g, _ = mlp_backward(expert(params, e), x[rows], h, probs[rows, e, None] * dpred[rows])
-        for name, value in g.items():
-            grads[name][e] = value
+    dprobs = routed * (dpred[None] * out).sum(axis=2).T
+    grads.update(experts_backward(params, x, h, (routed * probs).T[:, :, None] * dpred[None]))
     aux = switch_loss(probs, chosen)
     # f_i is a count (no gradient); P_i = mean_x p_i(x), so d aux / d p_i(x) = N f_i / n
     f = np.bincount(chosen, minlength=n_exp) / n
@@ -366,9 +427,6 @@ def uniform_switch_loss(n_experts: int, n_tokens: int) -> tuple[float, float]:
 
 def run(config: Config, progress: Progress | None = None) -> Result:
     cfg = config
-    if cfg.quick:
-        cfg = Config(**{**cfg.__dict__, "steps": min(cfg.steps, 1000), "n_train": 2048,
-                        "n_test": 1024})
     report = progress or no_progress
     rng = np.random.default_rng(cfg.seed)
     centers = rng.normal(0, 3.0, (cfg.n_experts, cfg.d_in))  # (E, d_in)
@@ -381,20 +439,40 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     y_train, y_test = (y_train - y_mean) / y_std, (y_test - y_mean) / y_std
 
     def stage(i):
-        return lambda f: report((i + f) / 4)
+        return lambda f: report((i + f) / 6)
 
+    # The hand-written gradients of the gate, both balancing losses included, and of the Switch
+    # router, against finite differences, at random (not zero) gate weights and fixed noise.
+    probe = init_moe(rng, cfg)
+    probe["w_gate"] = rng.normal(0, 0.3, probe["w_gate"].shape)
+    probe["w_noise"] = rng.normal(0, 0.3, probe["w_noise"].shape)
+    xb, yb = x_train[:128], y_train[:128]
+    noise = rng.standard_normal((128, cfg.n_experts))
+    gate_grad_error = gradient_check(
+        lambda p: moe_loss_and_grads(p, xb, yb, cfg, noise, cfg.w_importance, cfg.w_load),
+        probe, ("w_gate", "w_noise", "w1", "b2"), rng)
+    probe_switch = init_switch(rng, cfg)
+    probe_switch["w_router"] = rng.normal(0, 0.3, probe_switch["w_router"].shape)
+    jitter = rng.normal(0, 0.1, (128, cfg.n_experts))
+    switch_grad_error = gradient_check(
+        lambda p: switch_loss_and_grads(p, xb, yb, cfg, jitter), probe_switch,
+        ("w_router", "w2"), rng)
+
+    # The ablation: the same mixture trained with both balancing losses, each one alone, none.
+    weights = {"both": (cfg.w_importance, cfg.w_load), "importance only": (cfg.w_importance, 0.0),
+               "load only": (0.0, cfg.w_load), "none": (0.0, 0.0)}
     runs = {}
-    for i, balance in enumerate(("shazeer", "none")):
+    for i, (variant, (w_imp, w_load)) in enumerate(weights.items()):
         params = init_moe(rng, cfg)
-        runs[balance] = params
-        train(params, lambda p, xb, yb, r, b=balance: moe_loss_and_grads(
-            p, xb, yb, cfg, r.standard_normal((xb.shape[0], cfg.n_experts)), b),
+        runs[variant] = params
+        train(params, lambda p, xb, yb, r, wi=w_imp, wl=w_load: moe_loss_and_grads(
+            p, xb, yb, cfg, r.standard_normal((xb.shape[0], cfg.n_experts)), wi, wl),
             x_train, y_train, cfg, rng, stage(i))
 
     switch = init_switch(rng, cfg)
     train(switch, lambda p, xb, yb, r: switch_loss_and_grads(
         p, xb, yb, cfg, r.normal(0, 0.1, (xb.shape[0], cfg.n_experts))),
-        x_train, y_train, cfg, rng, stage(2))
+        x_train, y_train, cfg, rng, stage(4))
 
     # Dense baseline with the same active compute: one MLP k times as wide as one expert.
     dense = init_mlp(rng, cfg.d_in, cfg.k * cfg.expert_hidden, cfg.d_out)
@@ -404,27 +482,26 @@ def run(config: Config, progress: Progress | None = None) -> Result:
         err = out - yb
         return None, float(np.mean(err**2)), mlp_backward(p, xb, h, 2 * err / err.size)[0]
 
-    train(dense, dense_loss_and_grads, x_train, y_train, cfg, rng, stage(3))
+    train(dense, dense_loss_and_grads, x_train, y_train, cfg, rng, stage(5))
 
-    pred, gates = moe_predict(runs["shazeer"], x_test, cfg)
+    test_gates = {variant: moe_predict(params, x_test, cfg) for variant, params in runs.items()}
+    pred, gates = test_gates["both"]
     mse_moe = float(np.mean((pred - y_test) ** 2))
-    pred_free, gates_free = moe_predict(runs["none"], x_test, cfg)
-    mse_free = float(np.mean((pred_free - y_test) ** 2))
+    loads = {variant: hard_load(g, cfg.n_experts) for variant, (_, g) in test_gates.items()}
+    cv2 = {variant: cv_squared(load) for variant, load in loads.items()}
+    mse = {variant: float(np.mean((p - y_test) ** 2)) for variant, (p, _) in test_gates.items()}
     pred_switch, chosen = switch_predict(switch, x_test, cfg)
     mse_switch = float(np.mean((pred_switch - y_test) ** 2))
     mse_dense = float(np.mean((mlp_forward(dense, x_test)[0] - y_test) ** 2))
 
     # Gate invariants, on noisy gates of a training batch (as during training) and on test gates.
-    noisy_gates, _ = noisy_top_k_gate(x_train, runs["shazeer"]["w_gate"],
-                                      runs["shazeer"]["w_noise"], cfg.k,
-                                      rng.standard_normal((cfg.n_train, cfg.n_experts)))
+    noisy_gates, _ = noisy_top_k_gate(x_train, runs["both"]["w_gate"], runs["both"]["w_noise"],
+                                      cfg.k, rng.standard_normal((cfg.n_train, cfg.n_experts)))
     all_gates = np.vstack([noisy_gates, gates])
     wrong_count = int(np.sum((all_gates > 0).sum(axis=1) != cfg.k))
     sum_error = float(np.max(np.abs(all_gates.sum(axis=1) - 1.0)))
 
     even, collapsed = uniform_switch_loss(cfg.n_experts, 64 * cfg.n_experts)
-    load = hard_load(gates, cfg.n_experts)
-    load_free = hard_load(gates_free, cfg.n_experts)
     load_switch = hard_load(chosen, cfg.n_experts)
     probs_switch, _ = switch_route(switch, x_test, None)
     report(1.0)
@@ -433,37 +510,50 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     share = lambda load: [round(float(v / load.sum()), 4) for v in load]  # noqa: E731
     return Result(
         checks=[
+            check("finite-difference check of the gate's gradient, both balancing losses "
+                  "(relative error)", gate_grad_error, "<=", 1e-6),
+            check("finite-difference check of the Switch router's gradient (relative error)",
+                  switch_grad_error, "<=", 1e-6),
             check(f"tokens without exactly k={cfg.k} non-zero gates", wrong_count, "==", 0),
             check("max |sum of gates - 1|", sum_error, "<=", 1e-12),
             check("|Switch loss / alpha - 1| under uniform routing", abs(even - 1.0), "<=", 1e-12),
-            check("CV^2 of expert load, importance + load losses", cv_squared(load), "<=", 0.1),
+            check("CV^2 of expert load, importance + load losses", cv2["both"], "<=", 0.1),
             check("CV^2 of expert load, Switch loss (top-1)", cv_squared(load_switch), "<=", 0.1),
+            check("ablation: CV^2 of load with no balancing loss / with both", cv2["none"]
+                  / max(cv2["both"], 1e-12), ">=", 5.0),
+            # Shazeer's reason for the load loss: equal importance (gate mass) does not mean
+            # equal token counts. Without it the counts spread out.
+            check("ablation: CV^2 of load with the importance loss only / with both",
+                  cv2["importance only"] / max(cv2["both"], 1e-12), ">=", 3.0),
             check("test MSE, top-k MoE / dense of equal active compute",
                   mse_moe / mse_dense, "<=", 0.5),
         ],
         metrics={
             "test_mse_moe_balanced": mse_moe,
-            "test_mse_moe_unbalanced": mse_free,
             "test_mse_switch": mse_switch,
             "test_mse_dense": mse_dense,
-            "cv2_load_balanced": cv_squared(load),
-            "cv2_load_unbalanced": cv_squared(load_free),
+            **{f"ablation {v}: cv2_load / test_mse": [cv2[v], mse[v]] for v in runs},
             "cv2_load_switch": cv_squared(load_switch),
             "switch_loss_collapsed_router": collapsed,
             "switch_loss_trained_router": switch_loss(probs_switch, chosen),
-            "load_share_balanced": share(load),
-            "load_share_unbalanced": share(load_free),
+            **{f"load_share {v}": share(loads[v]) for v in runs},
             "active_params_per_token_moe": cfg.k * (cfg.d_in * cfg.expert_hidden
                                                     + cfg.expert_hidden * cfg.d_out),
             "active_params_per_token_dense": cfg.k * cfg.expert_hidden * (cfg.d_in + cfg.d_out),
             "steps": cfg.steps,
+            "gate_gradient_check": gate_grad_error,
+            "switch_gradient_check": switch_grad_error,
         },
         charts=[
-            Chart("tokens per expert, importance + load losses (top-2)", "bars",
-                  y=[float(v) for v in load], labels=labels),
-            Chart("tokens per expert, no balancing loss (top-2)", "bars",
-                  y=[float(v) for v in load_free], labels=labels),
+            *[Chart(f"tokens per expert (top-{cfg.k}), balancing: {v}", "bars",
+                    y=[float(x) for x in loads[v]], labels=labels) for v in runs],
             Chart("tokens per expert, Switch loss (top-1)", "bars",
                   y=[float(v) for v in load_switch], labels=labels),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -25,7 +25,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
+
+
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Storing the KV cache in fixed-size blocks through a block table wastes less than "
+    "one block per sequence, shares prompts copy-on-write, and serves at least twice "
+    "as many sequences."
+)
+EQUATIONS = (
+    "physical block = block_table[seq][position // block_size], slot = position % block_size",
+    "waste per sequence < block_size tokens",
+)
 
 
 @dataclass
@@ -33,18 +45,45 @@ class Config:
     """Settings of the PagedAttention demo."""
 
     seed: int = 0
-    quick: bool = False  # fewer requests; same checks
-    block_size: int = 16  # tokens per KV block (vLLM's default)
-    heads: int = 4  # attention heads of the toy cache
-    head_dim: int = 32  # width of one head
-    pool_blocks: int = 256  # physical blocks in the pool of part (a)
-    sequences: int = 6  # sequences decoded in part (a), two of them forked into 4 samples
-    decode_steps: int = 120  # decoding steps in part (a) (quick: 60)
-    kv_capacity_tokens: int = 32_768  # KV memory of part (b), in tokens
-    max_len: int = 2048  # the longest sequence a request may reach (reserved up front)
-    prompt_range: tuple = (50, 500)  # prompt lengths, uniform
-    output_range: tuple = (50, 500)  # output lengths, uniform (unknown to the scheduler)
-    requests: int = 1500  # requests served in part (b) (quick: 400)
+    quick: bool = False  # set by --quick, which applies QUICK
+    block_size: int = setting(16, "tokens per KV block (vLLM's default)", low=1)
+    heads: int = setting(4, "attention heads of the toy cache", low=1)
+    head_dim: int = setting(32, "width of one head", low=1)
+    pool_blocks: int = setting(256, "physical blocks in the pool of part (a)", low=16)
+    sequences: int = setting(
+        6, "sequences decoded in part (a), two of them forked into 4 samples", low=2)
+    decode_steps: int = setting(120, "decoding steps in part (a)", low=1)
+    kv_capacity_tokens: int = setting(32_768, "KV memory of part (b), in tokens", low=1)
+    max_len: int = setting(
+        2048, "the longest sequence a request may reach (reserved up front)", low=2)
+    prompt_range: tuple[int, ...] = setting((50, 500), "prompt lengths, uniform", low=1)
+    output_range: tuple[int, ...] = setting(
+        (50, 500), "output lengths, uniform (unknown to the scheduler)", low=1)
+    requests: int = setting(1500, "requests served in part (b)", low=1)
+
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        out = []
+        for name in ("prompt_range", "output_range"):
+            value = getattr(self, name)
+            if len(value) != 2 or value[0] > value[1]:
+                out.append(f"{name}: expected two lengths LOW,HIGH with LOW <= HIGH; got {value}")
+        if not out and self.prompt_range[1] + self.output_range[1] > self.max_len:
+            out.append(f"max_len: {self.max_len} is shorter than the longest request "
+                       f"({self.prompt_range[1] + self.output_range[1]} tokens)")
+        # Part (a) runs sequences + 6 forks of up to 60 + decode_steps tokens, plus a block each
+        # for copy-on-write.
+        need = (self.sequences + 6) * (math.ceil((60 + self.decode_steps) / self.block_size) + 1)
+        if self.pool_blocks < need:
+            out.append(f"pool_blocks: {self.pool_blocks} is too few for part (a); it needs {need} "
+                       f"with block_size = {self.block_size} and decode_steps = {self.decode_steps}")
+        if self.kv_capacity_tokens < self.max_len:
+            out.append(f"kv_capacity_tokens: {self.kv_capacity_tokens} holds less than one "
+                       f"max_len = {self.max_len} sequence")
+        return out
+
+# --quick: fewer steps and requests. Applied before --set, so --set wins.
+QUICK = {"decode_steps": 60, "requests": 400}
 
 
 class OutOfBlocks(Exception):
@@ -259,8 +298,7 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     report = progress or no_progress
     cfg = config
     rng = np.random.default_rng(cfg.seed)
-    steps = min(cfg.decode_steps, 60) if cfg.quick else cfg.decode_steps
-    n_requests = min(cfg.requests, 400) if cfg.quick else cfg.requests
+    steps, n_requests = cfg.decode_steps, cfg.requests
 
     worst, waste_a, leaked, sharing = decode_and_compare(cfg, rng, steps)
     report(0.4)
@@ -311,3 +349,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   labels=["max-length reservation", "paged"]),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -23,7 +23,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
+
+
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Positive random features give an unbiased, linear-time estimate of softmax "
+    "attention whose error falls as m^-1/2."
+)
+EQUATIONS = (
+    "exp(q . k) = E_w[exp(w . q - |q|^2/2) exp(w . k - |k|^2/2)],  w ~ N(0, I)  (Lemma 1)",
+    "Att = D^-1 (Q' ((K')^T V)),  D = diag(Q' ((K')^T 1))  (FAVOR+)",
+)
 
 
 @dataclass
@@ -32,14 +43,20 @@ class Config:
 
     seed: int = 0
     quick: bool = False  # no effect: the full run is already fast
-    seq_len: int = 512  # L: queries and keys
-    d_head: int = 16  # d: head dimension
-    input_std: float = 0.5  # std of the entries of q and k
-    features: tuple[int, ...] = (16, 64, 256, 1024)  # m values of the sweep
-    draws: int = 8  # independent feature draws per m
-    compare_draws: int = 100  # feature draws for the orthogonal vs i.i.d. comparison
-    unbiased_draws: int = 1600  # feature draws (m = d) averaged for the unbiasedness check
+    seq_len: int = setting(512, "L: queries and keys", low=1)
+    d_head: int = setting(16, "d: head dimension", low=1)
+    input_std: float = setting(0.5, "std of the entries of q and k", above=0.0)
+    features: tuple[int, ...] = setting((16, 64, 256, 1024), "m values of the sweep", low=1)
+    draws: int = setting(8, "independent feature draws per m", low=1)
+    compare_draws: int = setting(
+        100, "feature draws for the orthogonal vs i.i.d. comparison", low=1)
+    unbiased_draws: int = setting(
+        1600, "feature draws (m = d) averaged for the unbiasedness check", low=2)
 
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        return (["features: give at least two different feature counts (the error's slope in m)"]
+                if len(set(self.features)) < 2 else [])
 
 def orthogonal_features(rng, m: int, d: int, orthogonal: bool = True) -> np.ndarray:
     """m random directions w, shape (m, d): blocks of d exactly orthogonal rows, each row rescaled to
@@ -175,3 +192,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   labels=[f"m = {m}" for m in config.features], y=errors),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -8,9 +8,11 @@ actor and critic MLPs (4-64-64, tanh, orthogonal init), 4 environments x 128 ste
 (Eqs. 11-12), per-minibatch advantage normalization, the clipped surrogate with a clipped value
 loss and an entropy bonus (Eq. 9), Adam (eps 1e-5) with a learning rate annealed linearly to 0
 over 500k steps, and global gradient-norm clipping at 0.5. The gradient of the whole loss is
-checked against finite differences; then it trains on gymnasium's CartPole-v1 (same-step
-autoreset, as in gymnasium 0.29 that CleanRL pins) until the sampled, not greedy, policy averages
->= 475 over 20 evaluation episodes.
+checked against finite differences. An ablation shows what the clip is for: from one batch, 20
+epochs of updates with the clip keep the policy near the one that collected the data, without it
+the policy runs away. Then it trains on gymnasium's CartPole-v1 (same-step autoreset, as in
+gymnasium 0.29 that CleanRL pins) until the task is solved by its own definition: the mean return
+of the last 100 training episodes reaches 475 (within 500k steps).
 
 Paper: Schulman, Wolski, Dhariwal, Radford and Klimov, "Proximal Policy Optimization Algorithms",
 arXiv 1707.06347 (GAE: Schulman et al., arXiv 1506.02438).
@@ -23,44 +25,81 @@ as termination (no bootstrapping), as in CleanRL.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, replace
 
 import gymnasium as gym
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
+
+
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Clipping the probability ratio lets PPO take many epochs of minibatch steps on "
+    "one batch without the policy running away, and the clipped surrogate solves "
+    "CartPole-v1."
+)
+EQUATIONS = (
+    "r_t = pi_theta(a_t|s_t) / pi_old(a_t|s_t)  (Eq. 6)",
+    "L^CLIP = E_t[min(r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t)]  (Eq. 7)",
+    "L = L^CLIP - c1 L^VF + c2 S[pi]  (Eq. 9)",
+    "A_t = delta_t + gamma lambda A_(t+1),  delta_t = r_t + gamma V(s_(t+1)) - V(s_t)  (Eqs. 11-12)",
+)
 
 
 @dataclass
 class Config:
-    """CleanRL's `ppo.py` defaults for CartPole-v1, plus the evaluation that decides the check."""
+    """CleanRL's `ppo.py` defaults for CartPole-v1, plus the stopping rule and the ablation."""
 
     seed: int = 0
-    quick: bool = False  # gradient check + at most 50k steps, pass at mean return >= 150
-    total_timesteps: int = 500_000  # step budget, and the horizon of the learning-rate anneal
-    learning_rate: float = 2.5e-4  # Adam step size at the start
-    anneal_lr: bool = True  # decay the learning rate linearly to 0 over total_timesteps
-    num_envs: int = 4  # parallel environments
-    num_steps: int = 128  # steps per environment per rollout (batch = 512)
-    gamma: float = 0.99  # discount
-    gae_lambda: float = 0.95  # GAE lambda (Eq. 11)
-    num_minibatches: int = 4  # minibatches per epoch (128 samples each)
-    update_epochs: int = 4  # epochs over each batch (K in Algorithm 1)
-    norm_adv: bool = True  # normalize advantages per minibatch
-    clip_coef: float = 0.2  # epsilon of Eq. 7, also used to clip the value loss
-    clip_vloss: bool = True  # clip the value function's change as well
-    ent_coef: float = 0.01  # c2 of Eq. 9
-    vf_coef: float = 0.5  # c1 of Eq. 9
-    max_grad_norm: float = 0.5  # global gradient-norm clip over actor and critic
-    adam_eps: float = 1e-5  # Adam epsilon (CleanRL's, not torch's default 1e-8)
-    hidden: int = 64  # width of both hidden layers of actor and critic
-    eval_every: int = 10  # iterations (of 512 steps) between evaluations
-    eval_episodes: int = 20  # episodes per evaluation, actions sampled from the policy
-    target_return: float = 475.0  # CartPole-v1's reward threshold: stop at the first pass
-    quick_timesteps: int = 50_000  # step budget of --quick
-    quick_target_return: float = 150.0  # target of --quick
-    grad_check_samples: int = 16  # batch size of the finite-difference gradient check
-    grad_check_fraction: float = 1.0  # share of parameters checked (--quick checks 0.25)
+    quick: bool = False  # see QUICK
+    total_timesteps: int = setting(
+        500_000, "step budget, and the horizon of the learning-rate anneal", low=1)
+    learning_rate: float = setting(2.5e-4, "Adam step size at the start", above=0.0)
+    anneal_lr: bool = setting(True, "decay the learning rate linearly to 0 over total_timesteps")
+    num_envs: int = setting(4, "parallel environments", low=1)
+    num_steps: int = setting(128, "steps per environment per rollout (batch = 512)", low=1)
+    gamma: float = setting(0.99, "discount", low=0.0, high=1.0)
+    gae_lambda: float = setting(0.95, "GAE lambda (Eq. 11)", low=0.0, high=1.0)
+    num_minibatches: int = setting(4, "minibatches per epoch (128 samples each)", low=1)
+    update_epochs: int = setting(4, "epochs over each batch (K in Algorithm 1)", low=1)
+    norm_adv: bool = setting(True, "normalize advantages per minibatch")
+    clip_coef: float = setting(0.2, "epsilon of Eq. 7, also used to clip the value loss", above=0.0)
+    clip_vloss: bool = setting(True, "clip the value function's change as well")
+    ent_coef: float = setting(0.01, "c2 of Eq. 9", low=0.0)
+    vf_coef: float = setting(0.5, "c1 of Eq. 9", low=0.0)
+    max_grad_norm: float = setting(
+        0.5, "global gradient-norm clip over actor and critic", above=0.0)
+    adam_eps: float = setting(1e-5, "Adam epsilon (CleanRL's, not torch's default 1e-8)", above=0.0)
+    hidden: int = setting(64, "width of both hidden layers of actor and critic", low=1)
+    max_timesteps: int = setting(
+        500_000, "stop here if not solved (CartPole-v1 within 500k steps)", low=1)
+    target_return: float = setting(475.0, "CartPole-v1's reward threshold ...", low=0.0, high=500.0)
+    solved_window: int = setting(
+        100, "... reached by the mean return of this many last training episodes", low=1)
+    ablation_epochs: int = setting(
+        20, "clip ablation: epochs on one batch, with and without the clip", low=1)
+    ablation_lr: float = setting(
+        1e-3, "clip ablation: Adam step size (4x the usual, to show the clip work)", above=0.0)
+    grad_check_samples: int = setting(
+        16, "batch size of the finite-difference gradient check", low=2)
+    grad_check_fraction: float = setting(
+        1.0, "share of parameters checked", above=0.0, high=1.0)
+
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        out, batch = [], self.num_envs * self.num_steps
+        if batch % self.num_minibatches:
+            out.append(f"num_minibatches: {self.num_minibatches} does not divide the batch "
+                       f"num_envs x num_steps = {batch}")
+        if self.max_timesteps < batch:
+            out.append(f"max_timesteps: {self.max_timesteps} is less than one batch ({batch} steps)")
+        return out
+
+# --quick: a smaller budget and bar (solving CartPole takes about 250k steps), fewer gradient
+# coordinates checked. Applied before --set, so --set wins.
+QUICK = {"max_timesteps": 50_000, "target_return": 150.0, "grad_check_fraction": 0.25}
 
 
 # --- two tanh MLPs with hand-written backprop ------------------------------------------------
@@ -121,6 +160,25 @@ class Batch:
     returns: np.ndarray  # (B,) advantages + old values: the value targets
     values: np.ndarray  # (B,) V_old(s)
 
+    def take(self, idx: np.ndarray) -> "Batch":
+        return Batch(self.obs[idx], self.actions[idx], self.logprobs[idx], self.advantages[idx],
+                     self.returns[idx], self.values[idx])
+
+
+def clipped_surrogate(ratio: np.ndarray, adv: np.ndarray,
+                      eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """-min(r A, clip(r, 1-eps, 1+eps) A) per sample (Eq. 7, negated to minimize) and its
+    derivative in log pi(a|s).
+
+    The derivative is -A r where the unclipped branch is the max (or the clip is inactive, where
+    both branches agree), and 0 where the clipped, constant branch wins: once r has left the
+    band in the direction A favours, the sample stops pushing."""
+    unclipped = -adv * ratio
+    clipped = -adv * np.clip(ratio, 1 - eps, 1 + eps)
+    inside = (ratio > 1 - eps) & (ratio < 1 + eps)
+    return (np.maximum(unclipped, clipped),
+            np.where((unclipped >= clipped) | inside, -adv * ratio, 0.0))
+
 
 def ppo_loss(actor: list[np.ndarray], critic: list[np.ndarray], b: Batch, cfg: Config,
              want_grads: bool = True) -> tuple[float, dict[str, float], list[np.ndarray]]:
@@ -138,10 +196,8 @@ def ppo_loss(actor: list[np.ndarray], critic: list[np.ndarray], b: Batch, cfg: C
     adv = b.advantages
     if cfg.norm_adv:
         adv = (adv - adv.mean()) / (adv.std(ddof=1) + 1e-8)
-    # Eq. 7, negated: max(-A r, -A clip(r, 1-eps, 1+eps)).
-    unclipped = -adv * ratio
-    clipped = -adv * np.clip(ratio, 1 - eps, 1 + eps)
-    pg_loss = np.maximum(unclipped, clipped).mean()
+    pg_per_sample, d_pg = clipped_surrogate(ratio, adv, eps)
+    pg_loss = pg_per_sample.mean()
 
     new_value, critic_acts = mlp_forward(critic, b.obs)
     new_value = new_value[:, 0]  # (B,)
@@ -160,10 +216,7 @@ def ppo_loss(actor: list[np.ndarray], critic: list[np.ndarray], b: Batch, cfg: C
     if not want_grads:
         return float(loss), stats, []
 
-    # d pg_loss / d log pi(a|s): -A r where the unclipped branch is the max (or the clip is
-    # inactive, where both branches agree); 0 where the clipped, constant branch wins.
-    inside = (ratio > 1 - eps) & (ratio < 1 + eps)
-    d_logprob = np.where((unclipped >= clipped) | inside, -adv * ratio, 0.0) / n
+    d_logprob = d_pg / n
     onehot = np.zeros_like(p)
     onehot[np.arange(n), b.actions] = 1.0
     d_logits = d_logprob[:, None] * (onehot - p)  # d log pi(a) / d logits = onehot - p
@@ -303,44 +356,44 @@ def make_envs(n: int) -> gym.vector.SyncVectorEnv:
                                     autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
 
 
-def evaluate(rng: np.random.Generator, actor: list[np.ndarray], envs: gym.vector.VectorEnv,
-             seed: int) -> float:
-    """Mean return of the first episode of each environment, actions sampled from the policy."""
-    obs, _ = envs.reset(seed=seed)
-    totals = np.zeros(envs.num_envs)
-    running = np.ones(envs.num_envs, dtype=bool)
-    while running.any():
-        actions, _ = sample_actions(rng, mlp_forward(actor, obs.astype(np.float64))[0])
-        obs, reward, terminated, truncated, _ = envs.step(actions)
-        totals += reward * running
-        running &= ~(terminated | truncated)
-    return float(totals.mean())
-
-
 def explained_variance(predicted: np.ndarray, target: np.ndarray) -> float:
     var = target.var()
     return float("nan") if var == 0 else float(1 - (target - predicted).var() / var)
 
 
-def train(cfg: Config, rng: np.random.Generator, progress: Progress) -> dict[str, object]:
-    """CleanRL's training loop; evaluates every eval_every iterations and stops at the target."""
-    budget = cfg.quick_timesteps if cfg.quick else cfg.total_timesteps
-    target = cfg.quick_target_return if cfg.quick else cfg.target_return
+@dataclass
+class Training:
+    """What a training run measured."""
+
+    solved_at: int | None  # env steps when the last `solved_window` episodes first averaged >= target
+    seconds_to_solve: float | None  # wall-clock seconds of training until then
+    steps: int  # env steps run
+    seconds: float  # wall-clock seconds of training (information only: no check uses it)
+    episode_returns: list[tuple[int, float]]  # (env step at its end, return) per training episode
+    history: list[dict[str, float]]  # per iteration: step, clipfrac, approx_kl, window mean
+    gae_error: float  # recursion vs explicit sum of Eq. 11, on the first batch
+
+
+def window_mean(episode_returns: list[tuple[int, float]], window: int) -> float:
+    """Mean return of the last `window` training episodes (nan before there are that many)."""
+    if len(episode_returns) < window:
+        return float("nan")
+    return float(np.mean([r for _, r in episode_returns[-window:]]))
+
+
+def train(cfg: Config, rng: np.random.Generator, progress: Progress) -> Training:
+    """CleanRL's training loop, stopped when solved in CartPole-v1's own sense (the mean return
+    of the last 100 training episodes reaches 475) or when the step budget runs out."""
     e, t = cfg.num_envs, cfg.num_steps
     batch_size = e * t
     minibatch = batch_size // cfg.num_minibatches
-    num_iterations = cfg.total_timesteps // batch_size  # the anneal's horizon, even in --quick
+    num_iterations = max(1, cfg.total_timesteps // batch_size)  # the anneal's horizon
 
     actor = init_mlp(rng, [4, cfg.hidden, cfg.hidden, 2], 0.01)
     critic = init_mlp(rng, [4, cfg.hidden, cfg.hidden, 1], 1.0)
     params = actor + critic
     optimizer = Adam(params, cfg.adam_eps)
     envs = make_envs(e)
-    # Evaluation uses gymnasium's batched CartPole-v1 (same dynamics and 500-step limit, all
-    # episodes in one numpy step); only each environment's first episode counts, so its
-    # autoreset mode does not matter.
-    eval_envs = gym.make_vec("CartPole-v1", num_envs=cfg.eval_episodes,
-                             vectorization_mode="vector_entry_point")
 
     obs_buf = np.zeros((t, e, 4))
     actions_buf = np.zeros((t, e), dtype=np.int64)
@@ -348,17 +401,17 @@ def train(cfg: Config, rng: np.random.Generator, progress: Progress) -> dict[str
     next_obs = envs.reset(seed=int(rng.integers(2**31)))[0].astype(np.float64)
     next_done = np.zeros(e)
     episode_return = np.zeros(e)
-    train_returns: list[tuple[int, float]] = []
-    curve: list[tuple[int, float]] = []
-    stats: dict[str, float] = {}
+    episode_returns: list[tuple[int, float]] = []
+    history: list[dict[str, float]] = []
     gae_error = float("nan")
     global_step = 0
-    passed_at = None
+    solved_at, seconds_to_solve = None, None
+    began = time.perf_counter()
 
-    for iteration in range(1, budget // batch_size + 1):
+    for iteration in range(1, max(1, cfg.max_timesteps // batch_size) + 1):
         lr = cfg.learning_rate
         if cfg.anneal_lr:
-            lr *= 1.0 - (iteration - 1.0) / num_iterations
+            lr *= max(0.0, 1.0 - (iteration - 1.0) / num_iterations)
         for step in range(t):  # rollout with the current policy
             global_step += e
             obs_buf[step], dones_buf[step] = next_obs, next_done
@@ -371,13 +424,14 @@ def train(cfg: Config, rng: np.random.Generator, progress: Progress) -> dict[str
             rewards_buf[step] = reward
             episode_return += reward
             for i in np.flatnonzero(next_done):
-                train_returns.append((global_step, float(episode_return[i])))
+                episode_returns.append((global_step, float(episode_return[i])))
                 episode_return[i] = 0.0
 
+        # GAE over the batch (Eqs. 11-12); the first time, also the explicit sum it must equal.
         next_value = mlp_forward(critic, next_obs)[0][:, 0]
         advantages = gae(rewards_buf, values_buf, dones_buf, next_value, next_done,
                          cfg.gamma, cfg.gae_lambda)
-        if iteration == 1:  # the recursion against the explicit sum of Eq. 11, once
+        if iteration == 1:
             direct = gae_direct(rewards_buf, values_buf, dones_buf, next_value, next_done,
                                 cfg.gamma, cfg.gae_lambda)
             gae_error = float(np.max(np.abs(direct - advantages)))
@@ -385,78 +439,140 @@ def train(cfg: Config, rng: np.random.Generator, progress: Progress) -> dict[str
         flat = Batch(obs_buf.reshape(-1, 4), actions_buf.reshape(-1), logprobs_buf.reshape(-1),
                      advantages.reshape(-1), returns.reshape(-1), values_buf.reshape(-1))
 
-        clipfracs = []
-        for _ in range(cfg.update_epochs):  # K epochs of minibatch steps on the same batch
+        # K epochs of minibatch steps on the same batch (Algorithm 1).
+        clipfracs, kls = [], []
+        for _ in range(cfg.update_epochs):
             order = rng.permutation(batch_size)
             for start in range(0, batch_size, minibatch):
                 idx = order[start : start + minibatch]
-                mb = Batch(flat.obs[idx], flat.actions[idx], flat.logprobs[idx],
-                           flat.advantages[idx], flat.returns[idx], flat.values[idx])
-                _, stats, grads = ppo_loss(actor, critic, mb, cfg)
+                _, stats, grads = ppo_loss(actor, critic, flat.take(idx), cfg)
                 clipfracs.append(stats["clipfrac"])
+                kls.append(stats["approx_kl"])
                 clip_global_norm(grads, cfg.max_grad_norm)
                 optimizer.step(params, grads, lr)
-        stats["clipfrac"] = float(np.mean(clipfracs))
-        stats["explained_variance"] = explained_variance(flat.values, flat.returns)
-        stats["learning_rate"] = lr
 
-        if iteration % cfg.eval_every == 0:
-            score = evaluate(rng, actor, eval_envs, int(rng.integers(2**31)))
-            curve.append((global_step, score))
-            if score >= target:
-                passed_at = global_step
-                break
-        progress(min(1.0, global_step / budget))
+        mean = window_mean(episode_returns, cfg.solved_window)
+        history.append({"step": global_step, "clipfrac": float(np.mean(clipfracs)),
+                        "approx_kl": float(np.mean(kls)), "window_mean": mean,
+                        "explained_variance": explained_variance(flat.values, flat.returns),
+                        "entropy": stats["entropy"], "learning_rate": lr})
+        progress(min(1.0, global_step / cfg.max_timesteps))
+        if mean >= cfg.target_return:  # nan (too few episodes yet) compares False
+            solved_at, seconds_to_solve = global_step, time.perf_counter() - began
+            break
 
     envs.close()
-    eval_envs.close()
-    return {"curve": curve, "train_returns": train_returns, "passed_at": passed_at,
-            "steps": global_step, "stats": stats, "gae_error": gae_error, "target": target,
-            "budget": budget}
+    return Training(solved_at, seconds_to_solve, global_step, time.perf_counter() - began,
+                    episode_returns, history, gae_error)
+
+
+def clip_ablation(rng: np.random.Generator, cfg: Config) -> dict[str, tuple[float, float]]:
+    """Many epochs on one batch, with the clip and without it, from the same start and data.
+
+    One batch is collected by a fresh policy; copies of that policy then take
+    `ablation_epochs` epochs of minibatch steps on it at `ablation_lr`, once with clip_coef and
+    once with the clip removed (eps = inf). Returns, for "clip" and "no clip", the largest
+    ratio pi/pi_old over the batch and the mean KL(pi_old || pi) at its states."""
+    actor = init_mlp(rng, [4, cfg.hidden, cfg.hidden, 2], 0.01)
+    critic = init_mlp(rng, [4, cfg.hidden, cfg.hidden, 1], 1.0)
+    envs = make_envs(cfg.num_envs)
+    e, t = cfg.num_envs, cfg.num_steps
+    obs = envs.reset(seed=int(rng.integers(2**31)))[0].astype(np.float64)
+    done = np.zeros(e)
+    bufs = {k: np.zeros((t, e)) for k in ("logp", "reward", "done", "value")}
+    obs_buf, act_buf = np.zeros((t, e, 4)), np.zeros((t, e), dtype=np.int64)
+    for step in range(t):
+        obs_buf[step], bufs["done"][step] = obs, done
+        act_buf[step], bufs["logp"][step] = sample_actions(rng, mlp_forward(actor, obs)[0])
+        bufs["value"][step] = mlp_forward(critic, obs)[0][:, 0]
+        nxt, reward, terminated, truncated, _ = envs.step(act_buf[step])
+        obs, done, bufs["reward"][step] = nxt.astype(np.float64), (terminated | truncated).astype(float), reward
+    envs.close()
+    adv = gae(bufs["reward"], bufs["value"], bufs["done"], mlp_forward(critic, obs)[0][:, 0], done,
+              cfg.gamma, cfg.gae_lambda)
+    batch = Batch(obs_buf.reshape(-1, 4), act_buf.reshape(-1), bufs["logp"].reshape(-1),
+                  adv.reshape(-1), (adv + bufs["value"]).reshape(-1), bufs["value"].reshape(-1))
+    n = len(batch.actions)
+    old_logp = log_softmax(mlp_forward(actor, batch.obs)[0])  # (B, 2)
+    out = {}
+    for name, eps in (("clip", cfg.clip_coef), ("no clip", math.inf)):
+        run_cfg = replace(cfg, clip_coef=eps)
+        a, c = [w.copy() for w in actor], [w.copy() for w in critic]
+        params, opt, order_rng = a + c, Adam(a + c, cfg.adam_eps), np.random.default_rng(cfg.seed)
+        for _ in range(cfg.ablation_epochs):
+            order = order_rng.permutation(n)
+            for start in range(0, n, n // cfg.num_minibatches):
+                _, _, grads = ppo_loss(a, c, batch.take(order[start : start + n // cfg.num_minibatches]), run_cfg)
+                clip_global_norm(grads, cfg.max_grad_norm)
+                opt.step(params, grads, cfg.ablation_lr)
+        new_logp = log_softmax(mlp_forward(a, batch.obs)[0])
+        ratio = np.exp(new_logp[np.arange(n), batch.actions] - batch.logprobs)
+        kl = float(np.mean(np.sum(np.exp(old_logp) * (old_logp - new_logp), axis=1)))
+        out[name] = (float(ratio.max()), kl)
+    return out
 
 
 def run(config: Config, progress: Progress | None = None) -> Result:
     rng = np.random.default_rng(config.seed)
     report = progress or no_progress
-    grad_config = replace(config, grad_check_fraction=0.25) if config.quick else config
-    grad_error = gradient_check(rng, grad_config)
-    report(0.02)
-    out = train(config, rng, lambda f: report(0.02 + 0.98 * f))
-    curve = out["curve"]
-    best = max((score for _, score in curve), default=0.0)
-    final = curve[-1][1] if curve else 0.0
-    reached = final if out["passed_at"] else best
-    n_eval = config.eval_episodes
+    grad_error = gradient_check(rng, config)
+    ablation = clip_ablation(rng, config)
+    report(0.03)
+    out = train(config, rng, lambda f: report(0.03 + 0.97 * f))
+    window, target = config.solved_window, config.target_return
+    final_mean = window_mean(out.episode_returns, window)
+    last = out.history[-1] if out.history else {}
+    eps = config.clip_coef
 
     checks = [
         check("finite-difference gradient check of the full loss (relative error)", grad_error,
               "<=", 1e-6),
-        check("GAE recursion == explicit sum of Eq. 11 (max abs diff)", out["gae_error"],
+        check("GAE recursion == explicit sum of Eq. 11 (max abs diff)", out.gae_error,
               "<=", 1e-10),
-        check(f"sampled-policy mean return over {n_eval} episodes within {out['budget']:,} steps",
-              reached, ">=", out["target"]),
+        check(f"clip on, {config.ablation_epochs} epochs on one batch: largest ratio",
+              ablation["clip"][0], "<=", 1 + 2.5 * eps),
+        check(f"clip on, {config.ablation_epochs} epochs on one batch: KL(pi_old || pi)",
+              ablation["clip"][1], "<=", 0.03),
+        check("same batch, clip off / clip on: KL(pi_old || pi)",
+              ablation["no clip"][1] / max(ablation["clip"][1], 1e-12), ">=", 5.0),
+        check(f"mean return of the last {window} training episodes within {config.max_timesteps:,} steps",
+              final_mean, ">=", target),
     ]
-    stats = out["stats"]
-    last_train = [r for _, r in out["train_returns"][-20:]]
+    steps_per_second = out.steps / out.seconds if out.seconds > 0 else float("nan")
     metrics = {
-        "steps_to_pass": out["passed_at"],
-        "steps_run": out["steps"],
-        "eval_returns": [round(s, 1) for _, s in curve],
-        "best_eval_return": best,
-        "mean_of_last_20_training_episodes": float(np.mean(last_train)) if last_train else 0.0,
-        "training_episodes": len(out["train_returns"]),
-        "final_clipfrac": stats.get("clipfrac"),
-        "final_approx_kl": stats.get("approx_kl"),
-        "final_explained_variance": stats.get("explained_variance"),
-        "final_entropy": stats.get("entropy"),
-        "final_learning_rate": stats.get("learning_rate"),
+        "solved (CartPole-v1: last 100 training episodes >= 475)" if (window, target) == (100, 475.0)
+        else f"reached last-{window} mean >= {target:g}": out.solved_at is not None,
+        "steps_to_solve": out.solved_at,
+        "seconds_to_solve": None if out.seconds_to_solve is None else round(out.seconds_to_solve, 2),
+        "steps_run": out.steps,
+        "env_steps_per_second": round(steps_per_second),
+        f"mean_of_last_{window}_training_episodes": final_mean,
+        "training_episodes": len(out.episode_returns),
+        "ablation_largest_ratio_clip_vs_no_clip": [ablation["clip"][0], ablation["no clip"][0]],
+        "ablation_kl_clip_vs_no_clip": [ablation["clip"][1], ablation["no clip"][1]],
+        "final_clipfrac": last.get("clipfrac"),
+        "final_approx_kl": last.get("approx_kl"),
+        "final_explained_variance": last.get("explained_variance"),
+        "final_entropy": last.get("entropy"),
+        "final_learning_rate": last.get("learning_rate"),
         "gradient_check_relative_error": grad_error,
     }
+    steps = [float(h["step"]) for h in out.history]
     charts = [
-        Chart(f"sampled-policy return, mean of {n_eval} episodes, vs env steps", "line",
-              x=[float(s) for s, _ in curve], y=[float(v) for _, v in curve]),
         Chart("training episode returns vs env steps", "line",
-              x=[float(s) for s, _ in out["train_returns"]],
-              y=[float(v) for _, v in out["train_returns"]]),
+              x=[float(s) for s, _ in out.episode_returns],
+              y=[float(v) for _, v in out.episode_returns]),
+        Chart(f"mean of the last {window} training episodes, per iteration", "line", x=steps,
+              y=[h["window_mean"] if math.isfinite(h["window_mean"]) else 0.0 for h in out.history]),
+        Chart("clip fraction per iteration (share of samples with |r - 1| > eps)", "line",
+              x=steps, y=[h["clipfrac"] for h in out.history]),
+        Chart("approximate KL(pi_old || pi) per iteration", "line", x=steps,
+              y=[h["approx_kl"] for h in out.history]),
     ]
     return Result(checks=checks, metrics=metrics, charts=charts)
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

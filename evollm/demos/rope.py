@@ -19,7 +19,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check
+from evollm.demos.base import Chart, Progress, Result, check, setting
+
+
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Rotating query and key pairs by position-dependent angles makes attention scores "
+    "depend only on the relative position."
+)
+EQUATIONS = (
+    "theta_i = base^(-2(i-1)/d), i = 1..d/2  (Eq. 15)",
+    "f(x, m) = R^d_(Theta, m) x;  <R_m q, R_n k> = <q, R_(n-m) k>  (Eq. 16)",
+    "x * cos(m theta) + rotate(x) * sin(m theta)  (Eq. 34)",
+)
 
 
 @dataclass
@@ -27,13 +39,21 @@ class Config:
     """Settings of the RoPE demo."""
 
     seed: int = 0
-    quick: bool = False
-    d: int = 64  # head dimension (even)
-    base: float = 10000.0  # theta_i = base^(-2i/d), Eq. 15
-    n_vectors: int = 32  # random (q, k) pairs whose scores are checked
-    max_position: int = 4096  # largest absolute position tried
-    decay_d: int = 128  # head dimension of the long-term decay curve (Sec. 3.4.3)
-    decay_max_distance: int = 256  # relative distances 0..this in the decay curve
+    quick: bool = False  # set by --quick, which applies QUICK
+    d: int = setting(64, "head dimension (even)", low=2)
+    base: float = setting(10000.0, "theta_i = base^(-2i/d), Eq. 15", above=1.0)
+    n_vectors: int = setting(32, "random (q, k) pairs whose scores are checked", low=1)
+    max_position: int = setting(4096, "largest absolute position tried", low=1)
+    decay_d: int = setting(128, "head dimension of the long-term decay curve (Sec. 3.4.3)", low=2)
+    decay_max_distance: int = setting(256, "relative distances 0..this in the decay curve", low=1)
+
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        return [f"{name}: {value} is odd; RoPE rotates pairs, so it must be even"
+                for name, value in (("d", self.d), ("decay_d", self.decay_d)) if value % 2]
+
+# --quick: fewer vectors and positions. Applied before --set, so --set wins.
+QUICK = {"n_vectors": 8, "max_position": 1024}
 
 
 def frequencies(d: int, base: float) -> np.ndarray:
@@ -94,6 +114,24 @@ def relative_spread(rope, q: np.ndarray, k: np.ndarray, positions: np.ndarray,
     return worst
 
 
+def applied_angles(rope, d: int, base: float) -> np.ndarray:
+    """The angle each pair of `rope` is turned by at position 1, read off its output: rotate a
+    vector whose pairs are all (1, 0) and take atan2 of each rotated pair. (d/2,)"""
+    if rope is rope_half_split:  # pair i is (x_i, x_{i+d/2})
+        x = np.concatenate([np.ones(d // 2), np.zeros(d // 2)])[None]
+        out = rope(x, np.array([1]), base)[0]
+        return np.arctan2(out[d // 2 :], out[: d // 2])
+    x = np.tile([1.0, 0.0], d // 2)[None]  # pair i is (x_2i, x_2i+1)
+    out = rope(x, np.array([1]), base)[0]
+    return np.arctan2(out[1::2], out[0::2])
+
+
+def paper_frequencies(d: int, base: float) -> list[float]:
+    """Theta = {theta_i = 10000^(-2(i-1)/d), i in [1, 2, ..., d/2]} as printed in Eq. 15 (1-based),
+    with 10000 generalised to `base`."""
+    return [base ** (-2 * (i - 1) / d) for i in range(1, d // 2 + 1)]
+
+
 def add_sinusoid(x: np.ndarray, positions: np.ndarray, base: float) -> np.ndarray:
     """The contrast: add sinusoidal absolute positions (Vaswani et al.) instead of rotating."""
     angles = np.outer(positions, frequencies(x.shape[-1], base))  # (T, d/2)
@@ -113,10 +151,10 @@ def decay_bound(d: int, base: float, max_distance: int) -> np.ndarray:
 def run(config: Config, progress: Progress | None = None) -> Result:
     rng = np.random.default_rng(config.seed)
     d, base = config.d, config.base
-    n = 8 if config.quick else config.n_vectors
+    n = config.n_vectors
     q = rng.standard_normal((n, d))  # (B, d)
     k = rng.standard_normal((n, d))  # (B, d)
-    top = 1024 if config.quick else config.max_position
+    top = config.max_position
     positions = np.unique(np.concatenate([[0, 1, 5, 17, 100], rng.integers(0, top, 6), [top]]))
     offsets = np.array([0, 1, 5, 37, 100])
 
@@ -151,6 +189,13 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     mixed = np.sum(rope_half_split(q, at_100, base) * rope_half_split(k, at_60, base), -1)
     mixing_change = float(np.max(np.abs(matched - mixed)))
 
+    # 5. The frequency schedule the code applies, measured from its output, is the paper's
+    #    theta_i = base^(-2(i-1)/d): from 1 radian per token down to nearly base^-1. Every check
+    #    above holds for any frequencies at all, so this one pins the schedule itself.
+    expected = np.array(paper_frequencies(d, base))
+    schedule_error = max(float(np.max(np.abs(applied_angles(rope, d, base) / expected - 1)))
+                         for rope in (rope_interleaved, rope_half_split))
+
     decay = decay_bound(config.decay_d, base, config.decay_max_distance)
     if progress:
         progress(1.0)
@@ -166,6 +211,8 @@ def run(config: Config, progress: Progress | None = None) -> Result:
         check("rotation preserves norms (max abs change)", norm_change, "<=", 1e-12),
         check("half-split == interleaved up to relabelling dimensions (max abs diff)",
               layout_error, "<=", 1e-12),
+        check("angle per position of pair i == base^(-2(i-1)/d), both layouts (max rel. diff)",
+              schedule_error, "<=", 1e-9),
     ]
     metrics = {
         "d": d,
@@ -176,6 +223,7 @@ def run(config: Config, progress: Progress | None = None) -> Result:
         "spread_half_split": spread_half,
         "spread_additive_sinusoid": spread_additive,
         "mixed_layouts_score_change": mixing_change,
+        "theta_first_last": [float(expected[0]), float(expected[-1])],
         "decay_bound_at_0": float(decay[0]),
         "decay_bound_at_max": float(decay[-1]),
     }
@@ -184,3 +232,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
               x=[float(v) for v in range(len(decay))], y=[float(v) for v in decay]),
     ]
     return Result(checks=checks, metrics=metrics, charts=charts)
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -24,7 +24,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
+
+
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Drafting gamma tokens with a small model and verifying them in one target call "
+    "gives exactly the target's distribution, with (1 - a^(gamma+1)) / (1 - a) tokens "
+    "per call."
+)
+EQUATIONS = (
+    "accept x ~ q with probability min(1, p(x) / q(x))",
+    "on rejection sample p'(x) = norm(max(0, p(x) - q(x)))",
+    "E[tokens per target call] = (1 - alpha^(gamma+1)) / (1 - alpha)  (Eq. 1)",
+)
 
 
 @dataclass
@@ -32,17 +45,28 @@ class Config:
     """Settings of the speculative-decoding demo."""
 
     seed: int = 0
-    quick: bool = False  # fewer sampled tokens; same checks
-    vocab: int = 32  # vocabulary of the context-free pair (p, q) used for the TV and speed checks
-    context_vocab: int = 16  # vocabulary of the context-dependent toy language models
-    gamma: int = 4  # draft tokens per target call
-    gammas: tuple = (1, 2, 4, 8)  # gammas whose tokens per call are compared with the formula
-    samples: int = 1_000_000  # tokens sampled per gamma for the context-free checks (quick: 200k)
-    sequences: int = 400_000  # sequences decoded for the context-dependent check (quick: 100k)
-    positions: int = 6  # first positions whose marginal distribution is checked
-    greedy_length: int = 300  # tokens decoded greedily per prompt
-    greedy_prompts: int = 32  # prompts decoded greedily
-    cost_ratio: float = 0.05  # c, draft cost / target cost, for the expected speed-up (eq. in 3.4)
+    quick: bool = False  # set by --quick, which applies QUICK
+    vocab: int = setting(
+        32, "vocabulary of the context-free pair (p, q) used for the TV and speed checks", low=2)
+    context_vocab: int = setting(
+        16, "vocabulary of the context-dependent toy language models", low=2)
+    gamma: int = setting(4, "draft tokens per target call", low=1)
+    gammas: tuple[int, ...] = setting(
+        (1, 2, 4, 8), "gammas whose tokens per call are compared with the formula", low=1)
+    samples: int = setting(
+        1_000_000, "tokens sampled per gamma for the context-free checks", low=1000)
+    sequences: int = setting(
+        400_000, "sequences decoded for the context-dependent check", low=1000)
+    positions: int = setting(6, "first positions whose marginal distribution is checked", low=1)
+    greedy_length: int = setting(300, "tokens decoded greedily per prompt", low=1)
+    greedy_prompts: int = setting(32, "prompts decoded greedily", low=1)
+    cost_ratio: float = setting(
+        0.05, "c, draft cost / target cost, for the expected speed-up (eq. in 3.4)",
+        above=0.0, high=1.0)
+
+
+# --quick: fewer samples. Applied before --set, so --set wins.
+QUICK = {"samples": 200_000, "sequences": 100_000}
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -203,8 +227,7 @@ def context_models(rng, v: int, temperature: float):
 def run(config: Config, progress: Progress | None = None) -> Result:
     report = progress or no_progress
     rng = np.random.default_rng(config.seed)
-    samples = min(config.samples, 200_000) if config.quick else config.samples
-    sequences = min(config.sequences, 100_000) if config.quick else config.sequences
+    samples, sequences = config.samples, config.sequences
 
     # 1. Temperature 0: speculative output == the target's greedy output, token for token.
     target0, draft0 = context_models(rng, config.context_vocab, 0.0)
@@ -282,3 +305,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                   labels=[str(v) for v in range(config.context_vocab)]),
         ],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

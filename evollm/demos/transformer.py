@@ -22,7 +22,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check
+from evollm.demos.base import Chart, Progress, Result, check, setting
+
+
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Scaled dot-product attention keeps logits at unit scale for any d_k; multi-head "
+    "attention is h attentions side by side; a causal mask hides the future."
+)
+EQUATIONS = (
+    "Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V  (Eq. 1)",
+    "MultiHead = Concat(head_1..head_h) W^O,  head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V)",
+    "PE(pos, 2i) = sin(pos / 10000^(2i/d)),  PE(pos, 2i+1) = cos(...)  (Sec. 3.5)",
+)
 
 
 @dataclass
@@ -30,13 +42,25 @@ class Config:
     """Settings of the attention demo."""
 
     seed: int = 0
-    quick: bool = False
-    d_model: int = 64  # model width
-    n_heads: int = 8  # h; d_k = d_v = d_model / h (Sec. 3.2.2)
-    seq_len: int = 16  # tokens per sequence
-    batch: int = 2  # sequences per batch
-    scale_samples: int = 20000  # (q, k) pairs per d_k for the logit-scale check
-    softmax_keys: int = 64  # keys per softmax when measuring saturation
+    quick: bool = False  # set by --quick, which applies QUICK
+    d_model: int = setting(64, "model width", low=1)
+    n_heads: int = setting(8, "h; d_k = d_v = d_model / h (Sec. 3.2.2)", low=1)
+    seq_len: int = setting(16, "tokens per sequence", low=2)
+    batch: int = setting(2, "sequences per batch", low=1)
+    scale_samples: int = setting(20000, "(q, k) pairs per d_k for the logit-scale check", low=1)
+    softmax_keys: int = setting(64, "keys per softmax when measuring saturation", low=2)
+
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        out = []
+        if self.d_model % self.n_heads:
+            out.append(f"n_heads: {self.n_heads} does not divide d_model = {self.d_model}")
+        if self.scale_samples < self.softmax_keys:
+            out.append(f"scale_samples: {self.scale_samples} is fewer than softmax_keys = {self.softmax_keys}")
+        return out
+
+# --quick: fewer samples. Applied before --set, so --set wins.
+QUICK = {"scale_samples": 4096}
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -171,7 +195,7 @@ def run(config: Config, progress: Progress | None = None) -> Result:
 
     # 4. The 1/sqrt(d_k) scaling (Sec. 3.2.1): logit std ~ 1 for every d_k, ~ sqrt(d_k) without.
     d_ks = [16, 64, 256]
-    samples = 4096 if config.quick else config.scale_samples
+    samples = config.scale_samples
     scale = logit_scale(rng, d_ks, samples, config.softmax_keys)
     scaled_dev = max(abs(s - 1) for s in scale["scaled_std"])
     raw_growth = scale["raw_std"][-1] / scale["raw_std"][0]  # sqrt(256 / 16) = 4 expected
@@ -216,3 +240,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
               labels=[f"d_k={d}" for d in d_ks], y=scale["raw_max_weight"]),
     ]
     return Result(checks=checks, metrics=metrics, charts=charts)
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

@@ -25,7 +25,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evollm.demos.base import Chart, Progress, Result, check, no_progress
+from evollm.demos.base import Chart, Progress, Result, check, no_progress, setting
+
+
+# What the demo proves, and the equations it implements (shown at the top of its report).
+CLAIM = (
+    "Partitioning optimizer states, gradients and parameters over N_d ranks cuts "
+    "memory per rank to the paper's formulas, with the same training trajectory and "
+    "at most 1.5x communication."
+)
+EQUATIONS = (
+    "DP: (2 + 2 + K) Psi;  P_os: 4 Psi + K Psi / N_d;  P_os+g: 2 Psi + (2 + K) Psi / N_d;  P_os+g+p: (2 + 2 + K) Psi / N_d",
+    "communication per step: 2 Psi (DP, P_os, P_os+g), 3 Psi (P_os+g+p)",
+)
 
 
 @dataclass
@@ -33,18 +45,32 @@ class Config:
     """Settings of the ZeRO demo; `params`, `ranks` and `k` drive the memory calculator."""
 
     seed: int = 0
-    quick: bool = False  # fewer steps and rank counts; same checks
-    params: float = 7.5e9  # calculator: model size Psi (the paper's example: 7.5B)
-    ranks: int = 64  # calculator: data-parallel degree N_d (the paper's example: 64)
-    k: int = 12  # calculator: optimizer bytes per parameter (mixed-precision Adam: 12)
-    rank_counts: tuple = (2, 4, 8)  # simulated N_d (quick: 2 and 4)
-    steps: int = 20  # Adam steps of the simulated training (quick: 8)
-    d_in: int = 64  # MLP input width
-    hidden: int = 192  # MLP hidden width (Psi = 52,624, divisible by 8)
-    d_out: int = 16  # MLP output width
-    global_batch: int = 64  # examples per step, split evenly across the ranks
-    lr: float = 1e-3  # Adam learning rate
-    loss_scale: float = 1024.0  # static loss scale for the fp16 gradients
+    quick: bool = False  # set by --quick, which applies QUICK
+    params: float = setting(
+        7.5e9, "calculator: model size Psi (the paper's example: 7.5B)", low=1.0)
+    ranks: int = setting(
+        64, "calculator: data-parallel degree N_d (the paper's example: 64)", low=1)
+    k: int = setting(
+        12, "calculator: optimizer bytes per parameter (mixed-precision Adam: 12)", low=0)
+    rank_counts: tuple[int, ...] = setting((2, 4, 8), "simulated N_d", low=2)
+    steps: int = setting(20, "Adam steps of the simulated training", low=1)
+    d_in: int = setting(64, "MLP input width", low=1)
+    hidden: int = setting(192, "MLP hidden width (Psi = 52,624, divisible by 8)", low=1)
+    d_out: int = setting(16, "MLP output width", low=1)
+    global_batch: int = setting(64, "examples per step, split evenly across the ranks", low=1)
+    lr: float = setting(1e-3, "Adam learning rate", above=0.0)
+    loss_scale: float = setting(1024.0, "static loss scale for the fp16 gradients", above=0.0)
+
+    def problems(self) -> list[str]:
+        """Constraints between settings, as messages (empty when all hold)."""
+        dims = (self.d_in, self.hidden, self.hidden, self.d_out)
+        psi = sum(a * b + b for a, b in zip(dims, dims[1:]))  # weights and biases
+        return [f"rank_counts: {n} ranks must divide Psi = {psi} and global_batch = "
+                f"{self.global_batch}" for n in self.rank_counts
+                if psi % n or self.global_batch % n]
+
+# --quick: fewer steps and rank counts. Applied before --set, so --set wins.
+QUICK = {"rank_counts": (2, 4), "steps": 8}
 
 
 STAGES = ("dp", "os", "os+g", "os+g+p")  # plain data parallel, then ZeRO stages 1, 2, 3
@@ -82,9 +108,11 @@ def unflatten(flat: np.ndarray, shapes):
     return out
 
 
-def loss_and_grad(flat: np.ndarray, shapes, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """MSE of a tanh MLP and its gradient as a flat fp32 vector (computed in fp32)."""
-    p = unflatten(flat.astype(FP32), shapes)
+def loss_and_grad(flat: np.ndarray, shapes, x: np.ndarray, y: np.ndarray,
+                  dtype=FP32) -> tuple[float, np.ndarray]:
+    """MSE of a tanh MLP and its gradient as a flat vector (computed in fp32, or `dtype`)."""
+    p = unflatten(flat.astype(dtype), shapes)
+    x, y = x.astype(dtype), y.astype(dtype)
     acts = [x]
     for i in range(0, len(p), 2):
         z = acts[-1] @ p[i] + p[i + 1]
@@ -97,7 +125,28 @@ def loss_and_grad(flat: np.ndarray, shapes, x: np.ndarray, y: np.ndarray) -> tup
         grads[i], grads[i + 1] = acts[i // 2].T @ delta, delta.sum(axis=0)
         if i:
             delta = (delta @ p[i].T) * (1 - acts[i // 2] ** 2)
-    return loss, np.concatenate([g.ravel() for g in grads]).astype(FP32)
+    return loss, np.concatenate([g.ravel() for g in grads]).astype(dtype)
+
+
+def gradient_check(rng, flat: np.ndarray, shapes, x: np.ndarray, y: np.ndarray,
+                   per_array: int = 12, h: float = 1e-6) -> float:
+    """Relative error of the hand-written backprop against central differences, in float64, on
+    `per_array` random coordinates of every weight and bias array (all layers are covered)."""
+    flat = flat.astype(np.float64)
+    _, grad = loss_and_grad(flat, shapes, x, y, np.float64)
+    starts = np.cumsum([0] + [int(np.prod(s)) for s in shapes])
+    coords = np.concatenate([rng.choice(np.arange(a, b), min(per_array, b - a), replace=False)
+                             for a, b in zip(starts, starts[1:])])
+    numeric = []
+    for i in coords:
+        up, down = flat.copy(), flat.copy()
+        up[i] += h
+        down[i] -= h
+        numeric.append((loss_and_grad(up, shapes, x, y, np.float64)[0]
+                        - loss_and_grad(down, shapes, x, y, np.float64)[0]) / (2 * h))
+    numeric, analytic = np.array(numeric), grad[coords]
+    return float(np.linalg.norm(numeric - analytic)
+                 / (np.linalg.norm(numeric) + np.linalg.norm(analytic)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,11 +253,7 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     report = progress or no_progress
     cfg = config
     rng = np.random.default_rng(cfg.seed)
-    rank_counts = cfg.rank_counts
-    if cfg.quick:
-        rank_counts = tuple(n for n in rank_counts if n <= 4) or (2,)
-    steps = min(cfg.steps, 8) if cfg.quick else cfg.steps
-    cfg = Config(**{**cfg.__dict__, "steps": steps})
+    rank_counts, steps = cfg.rank_counts, cfg.steps
 
     shapes = layer_shapes(cfg)
     init = np.concatenate([rng.normal(0, 1 / np.sqrt(s[0]), s).ravel() if len(s) == 2
@@ -216,6 +261,10 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     psi = init.size
     x = rng.normal(size=(cfg.global_batch, cfg.d_in)).astype(FP32)
     y = np.tanh(x @ rng.normal(size=(cfg.d_in, cfg.d_out)) / np.sqrt(cfg.d_in)).astype(FP32)
+
+    # Every stage shares this model, so a backprop bug would leave all of them equal: check the
+    # gradient itself, and that training lowers the loss.
+    grad_error = gradient_check(rng, init, shapes, x, y)
 
     gap, memory_gap, comm = 0.0, 0.0, {}
     bytes_seen = {}
@@ -240,6 +289,10 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     gb = {s: memory_formula(s, cfg.params, cfg.ranks, cfg.k) / 1e9 for s in STAGES}
     return Result(
         checks=[
+            check("finite-difference check of the MLP's backprop, float64 (relative error)",
+                  grad_error, "<=", 1e-6),
+            check(f"loss after {steps} steps / first loss (plain DP)", loss_end / loss_start,
+                  "<", 0.9),
             check("max |weights - plain DP weights| over stages and rank counts", gap, "<=", 1e-12),
             check("max |bytes per rank - (2+2+K) Psi formula|", memory_gap, "==", 0),
             check("communication / plain DP: |(1, 1, 1, 1.5) - measured| (max)", comm_gap, "<=", 1e-12),
@@ -263,3 +316,9 @@ def run(config: Config, progress: Progress | None = None) -> Result:
                       "bars", y=[gb[s] for s in STAGES],
                       labels=["baseline DP", "P_os", "P_os+g", "P_os+g+p"])],
     )
+
+
+if __name__ == "__main__":
+    from evollm.demos.runner import main
+
+    main(__spec__.name)

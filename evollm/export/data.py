@@ -1,4 +1,8 @@
-"""The entries as data: JSON and YAML (every field, read back by the schema) and CSV (one row each)."""
+"""The entries as data: JSON and YAML (every field, read back by the schema) and CSV (one row each).
+
+CSV is opened by spreadsheets, which run a cell starting with =, +, -, @, a tab or a carriage
+return as a formula: such a cell is written with a leading apostrophe, as OWASP recommends for
+CSV injection (a title "=HYPERLINK(...)" shows as text; the apostrophe is the price)."""
 
 from __future__ import annotations
 
@@ -69,11 +73,20 @@ def csv_row(entry) -> dict[str, str]:
     return row
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """`cell`, with an apostrophe first if a spreadsheet would read it as a formula."""
+    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
+
+
 def to_csv(entries, kb=None) -> str:
-    """RFC 4180 CSV with a header row (CRLF line ends, fields quoted when needed)."""
+    """RFC 4180 CSV with a header row (CRLF line ends, fields quoted when needed); cells that
+    would start a formula are prefixed with an apostrophe (see the module's docstring)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
     writer.writeheader()
     for entry in entries:
-        writer.writerow(csv_row(entry))
+        writer.writerow({column: spreadsheet_safe(cell) for column, cell in csv_row(entry).items()})
     return out.getvalue()

@@ -111,7 +111,9 @@ def to_dot(kb, forest: list[TreeNode], title: str) -> str:
         entry = kb.entries[entry_id]
         label = f"{entry.name}\n{entry.date[:7]}" + ("\n…" if entry_id in drawing.cut else "")
         attrs = [f"label={_dot_string(label)}", f"tooltip={_dot_string(entry.title)}"]
-        url = entry.links.get("paper") or next(iter(entry.links.values()), None)
+        from evollm.export.markdown import safe_url
+
+        url = safe_url(entry.links.get("paper") or next(iter(entry.links.values()), None))
         if url:
             attrs.append(f"URL={_dot_string(url)}")
         if entry_id in drawing.cut:
@@ -137,8 +139,10 @@ def to_dot(kb, forest: list[TreeNode], title: str) -> str:
 
 # --- Mermaid ----------------------------------------------------------------------------------
 
-# Mermaid reads labels as HTML and gives '#' a meaning: write these as its entity codes instead.
-_MERMAID_ENTITIES = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "`": "#96;"}
+# Mermaid reads labels as HTML and gives '#' a meaning, and `%%{init: ...}%%` anywhere is a
+# directive (themeCSS and all): write these as its entity codes instead.
+_MERMAID_ENTITIES = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "`": "#96;",
+                     "%": "#37;", "{": "#123;", "}": "#125;", "'": "#39;"}
 _MERMAID_SPECIAL = re.compile("|".join(re.escape(c) for c in _MERMAID_ENTITIES))
 
 
@@ -151,8 +155,11 @@ def to_mermaid(kb, forest: list[TreeNode], title: str) -> str:
     drawing = collect(kb, forest)
     ids = node_ids(drawing.nodes)
     groups, loose = _groups(kb, drawing)
-    # The title goes in YAML front matter: a JSON string is a valid YAML double-quoted scalar.
-    yaml_title = json.dumps(title, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+    # The title goes in YAML front matter: a JSON string is a valid YAML double-quoted scalar;
+    # what could start a directive or a tag is written as a \u escape.
+    yaml_title = json.dumps(" ".join(title.split()), ensure_ascii=False)
+    for char in "<>%{}'":
+        yaml_title = yaml_title.replace(char, f"\\u{ord(char):04x}")
     lines = ["---", f"title: {yaml_title}", "---", "flowchart TB"]
 
     def node_line(entry_id: str, indent: str) -> str:

@@ -20,18 +20,28 @@ def md(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", " ".join(text.split()))
 
 
+_SAFE_URL = re.compile(r"https?://[^\s<>\"'`\\\x00-\x1f\x7f-\x9f]+", re.IGNORECASE | re.ASCII)
+
+
+def safe_url(url: str | None) -> str | None:
+    """`url` if it is a plain http(s) URL, brackets percent-encoded; None otherwise. The schema
+    already says so, but the export holds to it whatever the data's origin (a cache, a caller)."""
+    if not url or not _SAFE_URL.fullmatch(url):
+        return None
+    return url.replace("(", "%28").replace(")", "%29").replace("[", "%5B").replace("]", "%5D")
+
+
 def _link(text: str, url: str | None) -> str:
-    if not url:
-        return text
-    return f"[{text}]({url})" if "(" not in url and ")" not in url else f"[{text}](<{url}>)"
+    url = safe_url(url)
+    return f"[{text}]({url})" if url else text
 
 
 def _url(entry) -> str | None:
     if entry.links.get("paper"):
-        return entry.links["paper"]
+        return safe_url(entry.links["paper"])
     if entry.arxiv:
         return f"https://arxiv.org/abs/{entry.arxiv}"
-    return next(iter(entry.links.values()), None)
+    return next((safe_url(url) for url in entry.links.values() if safe_url(url)), None)
 
 
 def _people(entry) -> str:

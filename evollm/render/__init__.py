@@ -1,4 +1,17 @@
-"""Pure renderers: data in, rich renderables out. Nothing here prints."""
+"""Pure renderers: data in, rich renderables out. Nothing here prints.
+
+Text from the data goes into tables as `literal(...)`, never as a string: rich would read a
+string as markup (a name "Model [beta]" would lose its bracket, "[/]" would crash the command).
+"""
+
+
+def literal(value, style: str | None = None):
+    """A rich Text showing `value` as it is: never read as markup, control characters escaped."""
+    from rich.text import Text
+
+    from evollm.text import visible
+
+    return Text(visible(str(value), keep_newlines=True), style=style or "")
 
 
 def human_count(n: int) -> str:

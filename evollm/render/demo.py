@@ -80,6 +80,13 @@ def chart(c, width: int = 60) -> Group:
 
 def demo_report(spec, result, seconds: float) -> Group:
     parts = [Text(f"{spec.name}: {spec.shows}", style="bold")]
+    if result.claim:
+        parts.append(Text.assemble(("Claim: ", "bold"), result.claim))
+    if result.equations:
+        parts.append(Text("Equations:", style="bold"))
+        parts += [Text(f"  {line}") for line in result.equations]
+    if result.source:
+        parts.append(Text.assemble(("Source: ", "bold"), (result.source, "cyan")))
     if result.metrics:
         parts.append(metrics_table(result.metrics))
     for c in result.charts:
@@ -96,7 +103,26 @@ def demos_table(specs) -> Table:
     table.add_column("Entry", no_wrap=True)
     table.add_column("Shows", overflow="fold")
     table.add_column("Checks", overflow="fold")
-    table.add_column("Time", justify="right", no_wrap=True)
+    table.add_column("Time (quick)", justify="right")
     for spec in specs:
-        table.add_row(spec.name, spec.entry, spec.shows, spec.checks, f"~{spec.typical_seconds:g} s")
+        table.add_row(spec.name, spec.entry, spec.shows, spec.checks,
+                      f"{spec.typical_seconds:g} s ({spec.quick_seconds:g} s)")
+    table.caption = "Time: CPU seconds measured on a 2-core machine, BLAS on one thread"
+    return table
+
+
+def settings_table(name: str, rows: list[dict]) -> Table:
+    """A demo's settings: what `--set KEY=VALUE` accepts."""
+    table = Table(title=f"Settings of {name} (--set KEY=VALUE; --quick uses the Quick column)",
+                  header_style="bold", title_style="bold")
+    table.add_column("Setting", style="bold", no_wrap=True)
+    table.add_column("Type", no_wrap=True)
+    table.add_column("Default", overflow="fold")
+    table.add_column("Quick", overflow="fold")
+    table.add_column("Accepted", overflow="fold")
+    table.add_column("Meaning", overflow="fold")
+    for row in rows:
+        quick = "" if row["quick"] == row["default"] else _fmt(row["quick"])
+        table.add_row(Text(row["name"]), row["type"], Text(_fmt(row["default"])), Text(quick),
+                      Text(row["range"]), Text(row["meaning"]))
     return table

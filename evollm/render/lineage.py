@@ -6,7 +6,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from evollm.render import params_text
+from evollm.render import literal, params_text
 from evollm.render.styled import Styled
 
 
@@ -27,15 +27,15 @@ def path_steps(entries, chains: list[list[tuple[str, str | None, str]]], more: b
             if note:
                 out.wrapped(note, width, indent=6, style="italic")
     if more:
-        out.add("more paths exist than shown; raise --limit", "dim").end()
+        out.add("more paths exist than shown; raise --limit (at most 100)", "dim").end()
     return out
 
 
 def diff_table(a, b, common, adds: list[str], drops: list[str], names) -> Table:
     table = Table(header_style="bold", show_lines=False)
     table.add_column("", style="bold", no_wrap=True)
-    table.add_column(a.name, overflow="fold")
-    table.add_column(b.name, overflow="fold")
+    table.add_column(literal(a.name), overflow="fold")
+    table.add_column(literal(b.name), overflow="fold")
     rows = [
         ("Date", a.date, b.date),
         ("Labs", ", ".join(a.labs), ", ".join(b.labs)),
@@ -50,21 +50,23 @@ def diff_table(a, b, common, adds: list[str], drops: list[str], names) -> Table:
     ]
     for label, left, right in rows:
         style = None if left == right else "yellow"
-        table.add_row(label, Text(left, style=style), Text(right, style=style))
-    table.add_row("Adds", "", Text(", ".join(names(adds)) or "-", style="green"))
-    table.add_row("Drops", "", Text(", ".join(names(drops)) or "-", style="red"))
-    table.add_row("Common ancestor", Text(f"{common.name} ({common.id})" if common else "none", style="cyan"), "")
+        table.add_row(label, literal(left, style=style), literal(right, style=style))
+    table.add_row("Adds", "", literal(", ".join(names(adds)) or "-", style="green"))
+    table.add_row("Drops", "", literal(", ".join(names(drops)) or "-", style="red"))
+    table.add_row("Common ancestor", literal(f"{common.name} ({common.id})" if common else "none", style="cyan"), "")
     return table
 
 
 def adopters_table(technique, adopters) -> Table:
-    table = Table(title=f"Entries that use {technique.name}", header_style="bold", title_style="bold", box=None)
+    table = Table(title=literal(f"Entries that use {technique.name}"), header_style="bold", title_style="bold",
+                  box=None)
     table.add_column("Date", style="dim", no_wrap=True)
     table.add_column("Name", style="bold", overflow="fold")
     table.add_column("Labs", overflow="fold")
     table.add_column("", no_wrap=True)
     for i, entry in enumerate(adopters):
-        table.add_row(entry.date, entry.name, ", ".join(entry.labs), Text("first adopter", style="green") if i == 0 else "")
+        table.add_row(literal(entry.date), literal(entry.name), literal(", ".join(entry.labs)),
+                      Text("first adopter", style="green") if i == 0 else "")
     return table
 
 
@@ -74,9 +76,9 @@ def reading_list(items: list[tuple[object, str]], target) -> Group:
     steps.add_column(justify="right", no_wrap=True)
     steps.add_column()
     for n, (entry, why) in enumerate(items, 1):
-        line = Text(entry.name, style="bold")
-        line.append(f" ({entry.id}, {entry.date[:7]})", style="dim")
+        line = literal(entry.name, style="bold")
+        line.append_text(literal(f" ({entry.id}, {entry.date[:7]})", style="dim"))
         if why:
-            line.append(f": {why}")
+            line.append_text(literal(f": {why}"))
         steps.add_row(f"{n:>3}.", line)
-    return Group(Text(f"To understand {target.name}, read in this order:", style="bold"), steps)
+    return Group(literal(f"To understand {target.name}, read in this order:", style="bold"), steps)

@@ -7,6 +7,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from evollm.render import literal
+
 _TITLES = {"year": "Year", "kind": "Kind", "architecture": "Architecture", "family": "Family", "lab": "Lab",
            "topic": "Topic"}
 _BAR_WIDTH = 16
@@ -21,7 +23,7 @@ def count_table(title: str, rows: list[tuple[str, int]], total_rows: int, bar_sc
     table.add_column(no_wrap=True)
     for value, count in rows:
         bar = "█" * max(1, round(count / bar_scale * _BAR_WIDTH)) if bar_scale else ""
-        table.add_row(Text(value), str(count), Text(bar, style="cyan"))
+        table.add_row(literal(value), str(count), Text(bar, style="cyan"))
     if total_rows > len(rows):
         table.add_row(Text(f"… {total_rows - len(rows)} more", style="dim"), "", "")
     return table

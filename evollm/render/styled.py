@@ -45,17 +45,23 @@ class Styled:
         return self.lines[:-1] if self.lines and not self.lines[-1] else self.lines
 
     def plain(self) -> str:
-        return "\n".join("".join(text for text, _ in line) for line in self._finished())
+        """The lines as text, control characters escaped (one pass over the whole: cheap)."""
+        from evollm.text import visible
+
+        return visible("\n".join("".join(text for text, _ in line) for line in self._finished()), keep_newlines=True)
 
     def __rich__(self):
+        """A rich Text built by appending (never markup), control characters escaped."""
         from rich.text import Text
+
+        from evollm.text import visible
 
         out = Text(no_wrap=True, overflow="ellipsis")
         for n, line in enumerate(self._finished()):
             if n:
                 out.append("\n")
             for text, style in line:
-                out.append(text, style=style)
+                out.append(visible(text), style=style)
         return out
 
 

@@ -47,11 +47,13 @@ def overview(rows: list[dict]):
     """One row per year: the era's heading, how many entries, the headline entries."""
     from rich.table import Table
 
+    from evollm.render import literal
+
     table = Table(title="Evolution of LLMs, year by year", box=None, header_style="bold", title_style="bold")
     table.add_column("Year", no_wrap=True, style="bold")
     table.add_column("Era", style="cyan", overflow="fold")
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("Headlines", overflow="fold")
     for row in rows:
-        table.add_row(str(row["year"]), row["era"], str(row["count"]), ", ".join(row["headlines"]))
+        table.add_row(str(row["year"]), literal(row["era"]), str(row["count"]), literal(", ".join(row["headlines"])))
     return table

@@ -17,14 +17,22 @@ def cells(row) -> list[str]:
         growth = interval = doubling = doubling_interval = "-"
     else:
         f = row.fit
-        growth = f"{f.growth:.2f}x"
-        interval = f"{10 ** f.low:.2f}x-{10 ** f.high:.2f}x"
+        growth = _times(f.growth)
         months = Fit.doubling(f.slope)
         doubling = f"{months:.1f}" if months else "no growth"
-        fast, slow = Fit.doubling(f.high), Fit.doubling(f.low)
-        doubling_interval = f"{fast:.1f}-{slow:.1f}" if fast and slow else (f">= {fast:.1f}" if fast else "-")
+        if f.low is None:
+            interval = doubling_interval = "too few points"
+        else:
+            interval = f"{_times(10 ** f.low)}-{_times(10 ** f.high)}"
+            fast, slow = Fit.doubling(f.high), Fit.doubling(f.low)
+            doubling_interval = f"{fast:.1f}-{slow:.1f}" if fast and slow else (f">= {fast:.1f}" if fast else "-")
     return [row.quantity, str(row.counted), str(row.excluded), growth, interval, doubling, doubling_interval,
             holder(row.first), holder(row.latest)]
+
+
+def _times(factor: float) -> str:
+    """A growth factor: '2.00x', or '3.1e+05x' when it is huge."""
+    return f"{factor:.2f}x" if factor < 1000 else f"{factor:.2g}x"
 
 
 def trends_tsv(view: TrendsView) -> str:

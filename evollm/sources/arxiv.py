@@ -26,6 +26,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,7 +35,10 @@ from evollm.errors import EvollmError, NetworkError, NotFound, UsageError
 DEFAULT_ENDPOINT = "https://export.arxiv.org/api/query"
 MIN_INTERVAL = 3.0  # seconds between two requests to arXiv (its terms of use)
 BATCH = 100  # ids per request
-TIMEOUT = 20.0  # seconds to wait for arXiv to connect, and then for each part of its answer
+TIMEOUT = 20.0  # seconds for one whole request: connecting, the headers and the body
+BUDGET = 300.0  # seconds for all the requests of one command, pauses between them included
+MAX_ANSWER_BYTES = 8 * 1024 * 1024  # a batch of 100 papers is ~300 KB; more is refused
+MAX_REDIRECTS = 3  # within the endpoint's own origin only
 RETRIES = 1  # tries after the first, for a timeout, a refused connection or an HTTP 5xx
 CACHE_DAYS = 30  # cached answers older than this are fetched again
 
@@ -48,7 +52,7 @@ logging.getLogger("arxiv").addHandler(logging.NullHandler())
 
 # --- ids ----------------------------------------------------------------------------------------
 
-_ID = r"(\d{2})(\d{2})\.(\d{4,5})(?:v\d+)?"
+_ID = r"([0-9]{2})([0-9]{2})\.([0-9]{4,5})(?:v[0-9]+)?"  # ASCII digits: \d would take ٢٣٠٥
 _ID_FORMS = (
     re.compile(rf"(?:arxiv:)?{_ID}", re.IGNORECASE),
     re.compile(rf"(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/{_ID}(?:\.pdf)?/?(?:[?#].*)?",
@@ -123,7 +127,7 @@ def _paper(result) -> Paper:
 
 
 def _bare(short_id: str) -> str:
-    return re.sub(r"v\d+$", "", short_id)
+    return re.sub(r"v[0-9]+$", "", short_id)
 
 
 # --- pacing -------------------------------------------------------------------------------------
@@ -132,34 +136,71 @@ def _bare(short_id: str) -> str:
 class Pacer:
     """Keeps requests at least `interval` seconds apart, also across runs when given a `state` file.
 
-    `clock` and `sleep` are injectable so a test can prove the spacing without waiting.
+    With a state file, the time of the last request is read, waited on and written under an
+    exclusive lock (`state`.lock, flock), so concurrent runs keep the spacing too; the file is
+    read without following a link and written through `write_atomic`, which never writes
+    through one. `clock` and `sleep` are injectable so a test can prove the spacing without
+    waiting.
     """
 
     def __init__(self, interval: float | None = None, *, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep, state: Path | None = None):
         self.interval = MIN_INTERVAL if interval is None else interval
         self.clock, self.sleep, self.state = clock, sleep, state
-        self.last: float | None = None
-        if state is not None:
-            try:
-                self.last = float(state.read_text())
-            except (OSError, ValueError):
-                pass
+        self.last: float | None = None  # this process's last request
+
+    def _stored(self) -> float | None:
+        from evollm.fileio import read_private
+
+        try:
+            return float(read_private(self.state) or b"")
+        except (TypeError, ValueError):
+            return None
 
     def wait(self) -> None:
         """Sleep until a request is allowed, and count one as sent now."""
-        if self.last is not None:
-            # min(): a clock set back since the last request never makes us wait longer than one interval
-            gap = min(self.interval, self.last + self.interval - self.clock())
-            if gap > 0:
-                self.sleep(gap)
-        self.last = self.clock()
-        if self.state is not None:
+        with self._locked():
+            known = [t for t in (self.last, self._stored() if self.state is not None else None) if t is not None]
+            if known:
+                # min(): a clock set back since the last request never makes us wait longer than one interval
+                gap = min(self.interval, max(known) + self.interval - self.clock())
+                if gap > 0:
+                    self.sleep(gap)
+            self.last = self.clock()
+            if self.state is not None:
+                from evollm.fileio import write_atomic
+
+                try:
+                    write_atomic(self.state, repr(self.last), overwrite=True, private=True)
+                except (OSError, EvollmError):
+                    pass  # a link or an unwritable folder: the spacing holds for this run only
+
+    @contextmanager
+    def _locked(self):
+        """An exclusive lock beside the state file for as long as a wait lasts (none without one)."""
+        try:
+            import fcntl
+        except ImportError:  # not on POSIX: no lock
+            fcntl = None
+        fd = None
+        if self.state is not None and fcntl is not None:
+            from evollm.fileio import private_dir
+
             try:
-                self.state.parent.mkdir(parents=True, exist_ok=True)
-                self.state.write_text(repr(self.last))
+                private_dir(self.state.parent)
+                fd = os.open(self.state.with_name(self.state.name + ".lock"),
+                             os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+                fcntl.flock(fd, fcntl.LOCK_EX)
             except OSError:
-                pass
+                if fd is not None:
+                    os.close(fd)
+                fd = None
+        try:
+            yield
+        finally:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
 
 
 def _default_pacer() -> Pacer:
@@ -183,8 +224,10 @@ class AnswerCache:
 
         self.path = path or cache_dir() / "arxiv.json"
         self.answers: dict[str, dict] = {}
+        from evollm.fileio import read_private
+
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(read_private(self.path) or b"")  # not this user's own: not trusted
             if isinstance(data, dict) and data.get("version") == 1 and isinstance(data.get("answers"), dict):
                 self.answers = data["answers"]
         except (OSError, ValueError):
@@ -207,12 +250,12 @@ class AnswerCache:
 
     def save(self) -> None:
         """Write the cache; failing to is no error (the cache only saves requests)."""
-        from evollm.fileio import write_atomic
+        from evollm.fileio import private_dir, write_atomic
 
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
             write_atomic(self.path, json.dumps({"version": 1, "answers": self.answers}, ensure_ascii=False),
-                         overwrite=True)
+                         overwrite=True, private=True)
         except (OSError, EvollmError):
             pass
 
@@ -230,6 +273,34 @@ class _Status(Exception):
 
 class _Garbled(Exception):
     """arXiv's answer is not the Atom feed it should be."""
+
+
+class _TooSlow(Exception):
+    """A request, or the command's requests together, ran out of time."""
+
+    def __init__(self, seconds: float, what: str = "did not answer within"):
+        super().__init__(seconds)
+        self.seconds, self.what = seconds, what
+
+
+class _TooLarge(Exception):
+    """arXiv's answer is larger than MAX_ANSWER_BYTES."""
+
+
+class _Offsite(Exception):
+    """arXiv's endpoint redirected to another origin (or from https to http)."""
+
+    def __init__(self, location: str):
+        super().__init__(location)
+        self.location = location
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
 
 
 def _error_summary(content: bytes) -> str:
@@ -271,14 +342,79 @@ def _check_answer(content: bytes) -> None:
                 raise _Garbled(f"an entry's <{tag}> is not a time: {when!r}") from None
 
 
-def _session():
-    """A requests session that times out and checks every answer before the `arxiv` package reads it."""
+def _bounded_get(session_request, method: str, url: str, kwargs: dict, seconds: float):
+    """The response to one request, its body read (at most MAX_ANSWER_BYTES), within `seconds`
+    in all (connecting, headers and body), redirects followed only within the URL's origin.
+
+    The request runs in a daemon thread and this one waits for it with a deadline: a server
+    that sends a byte every few seconds never trips a per-read timeout, but it cannot hold
+    the command past the deadline."""
+    import queue
+    import threading
+    from urllib.parse import urljoin
+
+    done: queue.Queue = queue.Queue(maxsize=1)
+    cancelled = threading.Event()
+    start = time.monotonic()
+
+    def work() -> None:
+        try:
+            target, response = url, None
+            for _ in range(MAX_REDIRECTS + 1):
+                response = session_request(method, target, **{**kwargs, "allow_redirects": False, "stream": True,
+                                                              "timeout": (seconds, seconds)})
+                if not (response.is_redirect and response.headers.get("location")):
+                    break
+                following = urljoin(target, response.headers["location"])
+                response.close()
+                if _origin(following) != _origin(url):  # another host, port, or https -> http
+                    raise _Offsite(following)
+                target = following
+            else:
+                raise _Status(response.status_code, "too many redirects")
+            declared = response.headers.get("content-length", "")
+            if declared.isascii() and declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+                raise _TooLarge(int(declared))
+            body, size = [], 0
+            for chunk in response.iter_content(64 * 1024):
+                if cancelled.is_set():
+                    break
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise _TooLarge(size)
+                body.append(chunk)
+            response.close()
+            response._content = b"".join(body)
+            done.put(response)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            done.put(exc)
+
+    threading.Thread(target=work, name="evollm-arxiv-request", daemon=True).start()
+    try:
+        outcome = done.get(timeout=max(0.0, seconds - (time.monotonic() - start)))
+    except queue.Empty:
+        cancelled.set()
+        raise _TooSlow(seconds) from None
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+def _session(deadline: float | None = None):
+    """A requests session whose every request is bounded in time and size (see `_bounded_get`),
+    stays on the endpoint's origin, and is checked before the `arxiv` package reads it.
+    `deadline` (time.monotonic()) ends the command's requests as a whole."""
     import requests
 
     class CheckedSession(requests.Session):
         def request(self, method, url, *args, **kwargs):
-            kwargs.setdefault("timeout", TIMEOUT)
-            response = super().request(method, url, *args, **kwargs)
+            seconds = TIMEOUT
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise _TooSlow(BUDGET, "used up the command's budget of")
+                seconds = min(seconds, left)
+            response = _bounded_get(super().request, method, url, kwargs, seconds)
             if response.status_code != 200:
                 raise _Status(response.status_code, _error_summary(response.content))
             _check_answer(response.content)
@@ -320,10 +456,20 @@ def _network_error(exc: BaseException, url: str) -> EvollmError:
         return NetworkError(f"arXiv ({host}) refused the request ({what}){': ' + exc.reason if exc.reason else ''}")
     if isinstance(exc, _Garbled):
         return NetworkError(f"arXiv's answer ({host}) is broken: {exc}")
+    if isinstance(exc, _TooSlow):
+        return NetworkError(f"arXiv ({host}) {exc.what} {exc.seconds:g} s; try again later")
+    if isinstance(exc, _TooLarge):
+        return NetworkError(f"arXiv's answer ({host}) is larger than {MAX_ANSWER_BYTES // (1024 * 1024)} MB; "
+                            "refused (is EVOLLM_ARXIV_API an arXiv endpoint?)")
+    if isinstance(exc, _Offsite):
+        from evollm.text import visible
+
+        return NetworkError(visible(f"arXiv ({host}) redirected to another origin ({exc.location}); not followed: "
+                                    "set EVOLLM_ARXIV_API to the address it moved to if you trust it"))
     if isinstance(exc, requests.Timeout):
         return NetworkError(f"arXiv ({host}) did not answer within {TIMEOUT:g} s; try again later")
     if isinstance(exc, requests.ConnectionError):
-        why = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(exc))
+        why = re.search(r"\[Errno -?[0-9]+\] ([^'\")\]]+)", str(exc))
         return NetworkError(f"cannot reach arXiv ({host}): {why.group(1).strip() if why else 'no connection'}; "
                             "is the network down?")
     if isinstance(exc, requests.RequestException):
@@ -344,9 +490,11 @@ def _fetch_batch(batch: list[str], url: str, session, pacer: Pacer) -> dict[str,
         try:
             results = list(_client(url, session, pacer.interval).results(search))
             break
-        except (_Status, _Garbled, requests.RequestException, arxiv.ArxivError) as exc:
+        except (_Status, _Garbled, _TooSlow, _TooLarge, _Offsite, requests.RequestException,
+                arxiv.ArxivError) as exc:
+            out_of_budget = isinstance(exc, _TooSlow) and exc.seconds == BUDGET
             passing = (isinstance(exc, _Status) and exc.status >= 500) or isinstance(
-                exc, (requests.Timeout, requests.ConnectionError))
+                exc, (requests.Timeout, requests.ConnectionError)) or (isinstance(exc, _TooSlow) and not out_of_budget)
             if passing and attempt < RETRIES:
                 continue
             raise _network_error(exc, url) from None
@@ -379,7 +527,7 @@ def fetch_papers(ids: Iterable[str], *, use_cache: bool = True, refresh: bool = 
     if todo:
         url = endpoint()
         pacer = pacer or _default_pacer()
-        session = _session()
+        session = _session(deadline=time.monotonic() + BUDGET)
         if progress:
             progress(0, len(todo))
         try:

@@ -5,14 +5,18 @@ beside arXiv's paper (fetched by `arxiv.py`, in batches or from the cache); auth
 without accents, case or punctuation, and "the first few and et al." agrees with a longer list
 that starts with those few. `check_entries` does it for many entries at once into a `Report`.
 
-`apply_fixes` (--fix) rewrites the fixable fields (title, arXiv category, authors) in place with
+`apply_fixes` (--fix) rewrites the fixable fields (title, arXiv category, authors) with
 `set_field`, which changes one top-level field's line and keeps every comment and the rest of the
-layout; each new text is validated before the first file is written. Dates are never rewritten:
-a wrong one is reported with what to set.
+layout; each new text is validated before the first file is written. Files are rewritten in place
+only in a folder of the user's own named with --data (or the user's own entries); a shipped
+entry (in a wheel: inside site-packages) gets a local correction in the user's folder instead,
+which the knowledge base reads in its place. Dates are never rewritten: a wrong one is reported
+with what to set.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -136,6 +140,7 @@ class Report:
     answers: Answers
     fixed: list[tuple[Path, str, list[str]]] = field(default_factory=list)  # (file, diff, fields)
     fixed_fields: set[tuple[str, str]] = field(default_factory=set)  # (entry id, field) rewritten by --fix
+    local_corrections: list[Path] = field(default_factory=list)  # fixes written beside, not over, an entry
 
     @property
     def remaining(self) -> list[Mismatch]:
@@ -178,8 +183,33 @@ def set_field(text: str, key: str, value, after: str = "title") -> str:
     return text[:line_end] + f"\n{key}: {_inline(value)}" + text[line_end:]
 
 
-def apply_fixes(kb, report: Report) -> None:
-    """Rewrite the title and authors of each entry that differs from arXiv; record the diffs in `report`.
+def _own_folder(folder: Path) -> bool:
+    """Whether `folder` is this user's (its owner, and writable by them)."""
+    try:
+        getuid = getattr(os, "getuid", None)
+        return (getuid is None or folder.stat().st_uid == getuid()) and os.access(folder, os.W_OK)
+    except OSError:
+        return False
+
+
+def fix_target(path: Path, data: Path | None) -> Path:
+    """Where the fixed text of the entry file `path` goes: the file itself when it is in the
+    user's own entries or in a --data folder the user owns; else the same name in the user's
+    folder (a local correction, read in place of the shipped entry)."""
+    from evollm.kb import data_dirs, user_papers
+
+    folder = path.parent.resolve()
+    if data is not None and folder == data_dirs(data)[0].resolve() and _own_folder(folder):
+        return path
+    mine = user_papers()
+    if folder == mine.resolve():
+        return path
+    return mine / path.name
+
+
+def apply_fixes(kb, report: Report, data: Path | None = None) -> None:
+    """Rewrite the title and authors of each entry that differs from arXiv (where: `fix_target`);
+    record the diffs in `report`.
 
     Every new text is made and validated before the first file is written.
     """
@@ -200,14 +230,18 @@ def apply_fixes(kb, report: Report) -> None:
             value = {"title": lambda: paper.title, "arxiv_category": lambda: paper.primary_category,
                      "authors": lambda: fixed_authors(list(entry.authors), paper.authors)}[m.field]()
             new = set_field(new, m.field, value)
-        _validate_text(new, str(path))
-        planned.append((path, old, new, found))
-    for path, old, new, found in planned:
+        target = fix_target(path, data)
+        _validate_text(new, str(target))
+        planned.append((path, target, old, new, found))
+    for path, target, old, new, found in planned:
         try:
-            write_atomic(path, new, overwrite=True)
+            if target != path:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                report.local_corrections.append(target)
+            write_atomic(target, new, overwrite=True)
         except OSError as exc:
-            raise EvollmError(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise EvollmError(f"cannot write {target}: {exc.strerror or exc}") from None
         diff = "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                            fromfile=str(path), tofile=str(path)))
-        report.fixed.append((path, diff, [m.field for m in found]))
+                                            fromfile=str(path), tofile=str(target)))
+        report.fixed.append((target, diff, [m.field for m in found]))
         report.fixed_fields |= {(m.entry_id, m.field) for m in found}

@@ -77,21 +77,29 @@ def _comment(text: str, width: int = 96) -> list[str]:
 
 
 def _validate_text(text: str, display: str) -> None:
-    """Raise an EvollmError unless `text` is a valid entry (it is about to be written)."""
-    import yaml
-    from pydantic import ValidationError
+    """Raise an EvollmError unless `text` is a valid entry (it is about to be written), read as
+    the knowledge base reads its files (`kb.parse_entry`: duplicate keys refused at any depth)."""
+    from evollm.kb import parse_entry
+    from evollm.text import visible
 
-    from evollm.models import Entry
-
-    try:
-        Entry.model_validate(yaml.safe_load(text))
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise EvollmError(f"{display} would not be a valid entry ({where}: {first['msg']}); nothing written") from None
+    _, problems = parse_entry(text, display, Path(display).stem)
+    if problems:
+        first = problems[0]
+        where = f"{first.field}: " if first.field else ""
+        raise EvollmError(visible(f"{display} would not be a valid entry ({where}{first.message}); nothing written"))
 
 
 # --- the draft ----------------------------------------------------------------------------------
+
+
+_CATEGORY = re.compile(r"[a-z-]+(?:\.[A-Z]{2}|\.[a-z-]+)?", re.ASCII)  # cs.CL, hep-th, physics.comp-ph
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
+def draft_category(paper: Paper) -> str | None:
+    """arXiv's primary category if it has the shape of one (cs.CL, hep-th), else None."""
+    category = paper.primary_category or ""
+    return category if _CATEGORY.fullmatch(category) else None
 
 
 def draft_date(paper: Paper) -> str:
@@ -99,14 +107,20 @@ def draft_date(paper: Paper) -> str:
     from evollm.models import arxiv_month
 
     day, month = paper.published[:10], arxiv_month(paper.arxiv_id)
-    return day if day[:7] == month and day <= dt.date.today().isoformat() else month
+    ok = _DAY.fullmatch(day) and day[:7] == month and day <= dt.date.today().isoformat()
+    return day if ok else month
 
 
 def draft_yaml(paper: Paper, entry_id: str, kind: str = "method") -> str:
-    """The text of a new `status: draft` entry for `paper`, with the abstract as a comment."""
+    """The text of a new `status: draft` entry for `paper`, with the abstract as a comment.
+
+    Every value from the network goes through the YAML emitter (`_inline`) or has been checked
+    against a strict pattern (the id by `parse_arxiv_id`, the category and the day here)."""
+    parse_arxiv_id(paper.arxiv_id)  # the id we asked for; checked again, as it goes in unquoted
     url = abs_url(paper.arxiv_id)
+    category = draft_category(paper)
     lines = [
-        f"# Drafted from arXiv {paper.arxiv_id} ({paper.primary_category or 'no category'}) by `evollm add` "
+        f"# Drafted from arXiv {paper.arxiv_id} ({category or 'no category'}) by `evollm add` "
         f"on {dt.date.today().isoformat()}.",
         "# To finish it: write problem and solution (and key_ideas, topics, lineage), replace the labs",
         "# placeholder with the organisations the paper names (arXiv's API has no affiliations), check",
@@ -114,14 +128,14 @@ def draft_yaml(paper: Paper, entry_id: str, kind: str = "method") -> str:
         f"id: {entry_id}",
         f"name: {_inline(short_name(paper.title))}",
         f"title: {_inline(paper.title)}",
-        f"date: {draft_date(paper)}",
+        f"date: {draft_date(paper)}",  # checked: YYYY-MM-DD or the id's month
         # the schema asks a day-precision date beside an arXiv id to say what that day was
         *([f"date_note: The first arXiv version is dated {draft_date(paper)}."] if len(draft_date(paper)) == 10 else []),
         f'labs: ["{LABS_PLACEHOLDER}"]  # the organisations the paper names: arXiv\'s API has none',
         f"kind: {kind}",
         f"authors: {_inline(_author_list(paper.authors))}",
         f'arxiv: "{paper.arxiv_id}"',
-        *([f"arxiv_category: {paper.primary_category}"] if paper.primary_category else []),
+        *([f"arxiv_category: {_inline(category)}"] if category else []),
         "links:",
         f"  paper: {url}",
         "sources:",

@@ -20,7 +20,8 @@ from evollm.errors import NetworkError
 
 CONCURRENCY = 8
 PER_HOST = 2
-TIMEOUT = 10.0  # seconds, for each of connect, read, write
+TIMEOUT = 10.0  # seconds for one whole request (connect, headers; the body is never read)
+BUDGET = 900.0  # seconds for the whole check; then the hosts still answering are named
 RETRIES = 1
 RETRY_DELAY = 1.0  # seconds before the retry
 BLOCKED = frozenset({401, 403, 429})
@@ -81,6 +82,22 @@ def check_urls(urls: Iterable[str], *, concurrency: int = CONCURRENCY, timeout: 
 
 
 async def _check_all(urls, concurrency, timeout, transport, progress) -> dict[str, LinkState]:
+    """Every URL's state, within BUDGET seconds in all (NetworkError naming the slow hosts)."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    pending: dict[str, int] = {}  # host -> requests in flight
+    try:
+        return await asyncio.wait_for(_check_each(urls, concurrency, timeout, transport, progress, pending), BUDGET)
+    except TimeoutError:
+        hosts = sorted(host for host, n in pending.items() if n) or sorted({urlsplit(u).hostname or u for u in urls})
+        from evollm.text import visible
+
+        raise NetworkError(visible(f"checking links ran out of its {BUDGET:g} s budget; still waiting on "
+                                   f"{', '.join(hosts[:5])}{' and more' if len(hosts) > 5 else ''}")) from None
+
+
+async def _check_each(urls, concurrency, timeout, transport, progress, pending) -> dict[str, LinkState]:
     import asyncio
     from collections import defaultdict
     from urllib.parse import urlsplit
@@ -99,8 +116,13 @@ async def _check_all(urls, concurrency, timeout, transport, progress) -> dict[st
         async def one(url: str) -> LinkState:
             nonlocal done
             # The host's slot first: a request waiting for its host must not hold one of the global slots.
-            async with per_host[(urlsplit(url).hostname or "").lower()], gate:
-                state = await _check_one(client, url)
+            host = (urlsplit(url).hostname or "").lower()
+            async with per_host[host], gate:
+                pending[host] = pending.get(host, 0) + 1
+                try:
+                    state = await _check_one(client, url, timeout)
+                finally:
+                    pending[host] -= 1
             done += 1
             if progress:
                 progress(done, len(urls))
@@ -110,7 +132,9 @@ async def _check_all(urls, concurrency, timeout, transport, progress) -> dict[st
     return dict(zip(urls, states))
 
 
-async def _check_one(client, url: str) -> LinkState:
+async def _check_one(client, url: str, timeout: float = TIMEOUT) -> LinkState:
+    """The state of one URL; each try (HEAD, then GET if HEAD is refused) bounded by `timeout`
+    seconds in all, so a server that sends a byte every few seconds is still "timed out"."""
     import asyncio
 
     import httpx
@@ -120,9 +144,10 @@ async def _check_one(client, url: str) -> LinkState:
         if attempt:
             await asyncio.sleep(RETRY_DELAY)
         try:
-            response = await client.head(url)
-            if _head_refused(response.status_code):
-                response = await _get(client, url)
+            response = await asyncio.wait_for(_ask(client, url), timeout)
+        except TimeoutError:  # the whole try took longer than `timeout` (asyncio's, in 3.11+)
+            failure = f"timed out ({timeout:g} s in all)"
+            continue
         except httpx.TooManyRedirects:
             return LinkState(url, "dead", None, "too many redirects")
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
@@ -137,6 +162,14 @@ async def _check_one(client, url: str) -> LinkState:
             continue
         return _state(url, response)
     return LinkState(url, "dead", None, failure)
+
+
+async def _ask(client, url: str):
+    """HEAD, then GET where HEAD is refused."""
+    response = await client.head(url)
+    if _head_refused(response.status_code):
+        response = await _get(client, url)
+    return response
 
 
 def _head_refused(status: int) -> bool:

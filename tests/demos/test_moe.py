@@ -30,9 +30,9 @@ def test_gradients_with_both_balancing_losses_match_finite_differences():
     noise = rng.standard_normal((20, 5))
 
     def loss():
-        return moe.moe_loss_and_grads(params, x, y, cfg, noise, "shazeer")[0]
+        return moe.moe_loss_and_grads(params, x, y, cfg, noise, cfg.w_importance, cfg.w_load)[0]
 
-    grads = moe.moe_loss_and_grads(params, x, y, cfg, noise, "shazeer")[2]
+    grads = moe.moe_loss_and_grads(params, x, y, cfg, noise, cfg.w_importance, cfg.w_load)[2]
     for name in ("w_gate", "w_noise", "w1", "b2"):
         value, numeric = params[name], np.zeros_like(params[name])
         for i in np.ndindex(value.shape):

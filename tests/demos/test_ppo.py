@@ -66,3 +66,27 @@ def test_sampled_actions_follow_the_policy():
     actions, logp = ppo.sample_actions(rng, logits)
     assert abs(actions.mean() - 0.8) < 0.01
     assert np.allclose(logp, np.where(actions == 1, np.log(0.8), np.log(0.2)))
+
+
+def test_window_mean_waits_for_a_full_window():
+    returns = [(i, float(i)) for i in range(150)]
+    assert np.isnan(ppo.window_mean(returns[:99], 100))
+    assert ppo.window_mean(returns, 100) == pytest.approx(np.mean(range(50, 150)))
+
+
+def test_clipped_surrogate_stops_pushing_outside_the_band():
+    ratio = np.array([0.5, 0.9, 1.1, 1.5, 0.5, 1.5])
+    adv = np.array([-1.0, 1.0, 1.0, 1.0, 1.0, -1.0])
+    value, d = ppo.clipped_surrogate(ratio, adv, 0.2)
+    # ratio beyond the band in the direction the advantage favours: constant, no gradient
+    assert d[0] == 0.0 and d[3] == 0.0
+    assert value[3] == pytest.approx(-1.2) and value[0] == pytest.approx(0.8)
+    # inside the band, or beyond it against the advantage: the unclipped -A r
+    assert np.allclose(d[[1, 2, 4, 5]], -adv[[1, 2, 4, 5]] * ratio[[1, 2, 4, 5]])
+
+
+def test_quick_preset_is_applied_before_set():
+    from evollm.demos import runner
+
+    config = runner.make_config(ppo, seed=0, quick=True, overrides=["max_timesteps=60000"])
+    assert config.max_timesteps == 60000 and config.target_return == ppo.QUICK["target_return"]
