@@ -216,6 +216,13 @@ def test_a_slow_search_holds_no_key_and_only_the_latest_text_counts(kb, monkeypa
     drive(app, scenario)
 
 
+def test_a_search_text_beyond_the_search_commands_limits_says_so():
+    browser = Browser(load_knowledge_base(MINI))
+    rows = browser.apply(search=" ".join(f"w{i}" for i in range(query.MAX_QUERY_WORDS + 1)))
+    assert rows.rows == [] and rows.summary == f"search text of 21 different words; at most {query.MAX_QUERY_WORDS}"
+    assert len(browser.apply(search=" ... ").rows) == len(DATE_ORDER) + 4  # no word: the whole timeline
+
+
 def test_a_search_still_running_when_filters_change_is_redone_with_them(kb, monkeypatch):
     app = App(kb, focus="attn")
     real = app.browser.select

@@ -8,11 +8,15 @@ the app cannot drift from `evollm timeline`, `search` and `show`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 
 from evollm import query
 from evollm.errors import UsageError
 from evollm.render.styled import Styled, fit
+
+
+_WORD = re.compile(r"\w")  # a search text without one has nothing to look for (as query.search sees words)
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,10 @@ class Browser:
         text = self.search if search is None else search
         entries = query.filter_entries(self.kb, kind=f.kind, lab=f.lab, family=f.family, topic=f.topic)
         narrowed = f" of {len(self.kb)}" if f.active() else ""
-        hits = self._hits(text)
+        try:
+            hits = self._hits(text)
+        except UsageError as exc:  # too long a search text: say so rather than list everything
+            return Rows([], exc.message)
         if hits is None:
             noun = "entry" if len(entries) == 1 else "entries"
             return Rows(timeline_rows(entries, self.eras), f"{len(entries)}{narrowed} {noun}")
@@ -162,13 +169,11 @@ class Browser:
 
     def _hits(self, text: str) -> list | None:
         """The entries matching the search text, ranked as `evollm search` ranks them; None
-        when there is no text to search for (empty, or punctuation only)."""
-        if not text.strip():
+        when there is no word to search for (empty, or punctuation only). UsageError when the
+        text is longer than `evollm search` takes."""
+        if not _WORD.search(text):
             return None
-        try:
-            return [entry for _, entry in query.search(self.kb, text, max(1, len(self.kb)))]
-        except UsageError:  # no word in the text
-            return None
+        return [entry for _, entry in query.search(self.kb, text, max(1, len(self.kb)))]
 
     def card(self, entry_id: str, width: int) -> Styled:
         """The card of `entry_id` exactly as `evollm show` prints it at `width` columns."""
