@@ -86,7 +86,7 @@ DEMOS: dict[str, DemoSpec] = dict(
               "angles stay in the trained range; NTK base closed form; decay with base 1e6", 0.4, 0.4),
         _spec("tiny-gpt", "gpt-1", "a one-layer decoder-only transformer trained by hand-written backprop",
               "backprop check; causal; copies the repeat far below ln V, never below it on noise", 0.7, 0.6),
-        _spec("decoding", "gpt-2", "greedy, temperature, top-k, top-p, repetition penalty, beam search",
+        _spec("decoding", "nucleus-sampling", "greedy, temperature, top-k, top-p, repetition penalty, beam search",
               "each distribution == its definition; samplers' TV; beam == exhaustive search", 0.5, 0.4),
     ]
 )
