@@ -78,8 +78,9 @@ DEMOS: dict[str, DemoSpec] = dict(
               "absorbed latent attention == explicit; cache d_c + d_R per token; decoupled RoPE", 0.3, 0.3),
         _spec("self-consistency", "self-consistency", "majority vote over sampled reasoning paths",
               "vote == exact multinomial; gains when the right answer is the mode, losses if not", 1, 1),
-        _spec("tensor-parallel", "megatron-lm", "Megatron's tensor parallelism on simulated ranks",
-              "split == whole outputs and gradients; 2 + 2 all-reduces; why A splits by columns", 1, 1),
+        _spec("tensor-parallel", "megatron-lm", "Megatron's tensor parallelism on simulated ranks; GPipe's bubble",
+              "split == whole outputs and gradients; 2 + 2 all-reduces; why A splits by columns; "
+              "simulated pipeline idles (p - 1) / (m + p - 1)", 1, 1),
         _spec("quantization", "qlora", "4-bit NormalFloat with block-wise and double-quantized scales",
               "NF4 == normal quantiles (bitsandbytes' table); beats uniform int4; bits per weight", 1, 0.5),
         _spec("rope-scaling", "code-llama", "longer contexts for RoPE: interpolation, NTK base, larger base",

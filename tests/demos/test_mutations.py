@@ -661,6 +661,27 @@ def _(m, mp):
     patch_source(m, mp, "parallel_mlp_backward", "return grads, net.all_reduce(dh_parts)", "return grads, dh_parts[0]")
 
 
+@mutation("tensor-parallel", "pipeline: a stage starts a forward before the previous stage has sent it")
+def _(m, mp):
+    patch_source(m, mp, "needs", 'return ("F", j, stage - 1) if stage > 0 else None', "return None")
+
+
+@mutation("tensor-parallel", "pipeline: an operation may start one slot before its input arrives")
+def _(m, mp):
+    patch_source(m, mp, "simulate_pipeline", "done.get(dep, t + 1) > t", "done.get(dep, t + 2) > t + 1")
+
+
+@mutation("tensor-parallel", "pipeline: backward waits on the previous stage, not the next")
+def _(m, mp):
+    patch_source(m, mp, "needs", 'return ("B", j, stage + 1) if stage < p - 1 else ("F", j, stage)',
+                 'return ("B", j, stage - 1) if stage > 0 else ("F", j, stage)')
+
+
+@mutation("tensor-parallel", "GPipe bubble written as (p - 1) / m (idle over busy, not over all slots)")
+def _(m, mp):
+    mp.setattr(m, "bubble_formula", lambda p, mb: (p - 1) / mb)
+
+
 # --- quantization -------------------------------------------------------------------------------
 
 
