@@ -73,7 +73,8 @@ DEMOS: dict[str, DemoSpec] = dict(
         _spec("alibi", "alibi", "attention with linear biases",
               "slopes match the closed form; Toeplitz bias; exp(-m d) decay; causal", 0.3, 0.3),
         _spec("sliding-window", "mistral-7b", "sliding-window attention, a rolling KV cache, attention sinks",
-              "banded == masked; rolling cache == recomputation at W slots; receptive field L (W - 1)", 0.4, 0.3),
+              "banded == masked; rolling cache == recomputation at W slots; receptive field L (W - 1); "
+              "sinks stay close to full attention, a plain window does not", 0.5, 0.3),
         _spec("mla", "mla", "multi-head latent attention: a compressed KV cache",
               "absorbed latent attention == explicit; cache d_c + d_R per token; decoupled RoPE", 0.3, 0.3),
         _spec("self-consistency", "self-consistency", "majority vote over sampled reasoning paths",

@@ -591,6 +591,30 @@ def _(m, mp):
     patch_source(m, mp, "banded_attention", "lo = max(0, i - w + 1)", "lo = max(0, i - w + 2)")
 
 
+@mutation("sliding-window", "sinks as a wider window of S + W, in both the mask and the cache")
+def _(m, mp):
+    patch_source(m, mp, "window_mask", "((i - j < w) | (j < sinks))", "(i - j < w + sinks)")
+    patch_source(m, mp, "RollingCache", "return i if i < self.sinks else self.sinks + i % self.w",
+                 "return i % (self.sinks + self.w)")
+
+
+@mutation("sliding-window", "one ring over all S + W slots in the cache (the sinks get evicted)")
+def _(m, mp):
+    patch_source(m, mp, "RollingCache", "return i if i < self.sinks else self.sinks + i % self.w",
+                 "return i % (self.sinks + self.w)")
+
+
+@mutation("sliding-window", "the sink slots keep the S most recent evicted tokens, not the first S")
+def _(m, mp):
+    patch_source(m, mp, "RollingCache",
+                 "s = self.slot(i)",
+                 "s = self.slot(i)\n"
+                 "        if i >= self.sinks + self.w and self.sinks:\n"
+                 "            old = self.sinks + (i - self.w) % self.w\n"
+                 "            spill = (i - self.w) % self.sinks\n"
+                 "            self.k[spill], self.v[spill], self.position[spill] = self.k[old], self.v[old], self.position[old]")
+
+
 # --- mla ----------------------------------------------------------------------------------------
 
 
