@@ -84,8 +84,9 @@ DEMOS: dict[str, DemoSpec] = dict(
               "simulated pipeline idles (p - 1) / (m + p - 1)", 1, 1),
         _spec("quantization", "qlora", "4-bit NormalFloat with block-wise and double-quantized scales",
               "NF4 == normal quantiles (bitsandbytes' table); beats uniform int4; bits per weight", 1, 0.5),
-        _spec("rope-scaling", "code-llama", "longer contexts for RoPE: interpolation, NTK base, larger base",
-              "angles stay in the trained range; NTK base closed form; decay with base 1e6", 0.4, 0.4),
+        _spec("rope-scaling", "yarn", "longer contexts for RoPE: interpolation, NTK-aware scaling, YaRN",
+              "angles stay in the trained range; high frequencies kept by NTK and YaRN, not by "
+              "interpolation; YaRN's ramp and temperature; decay with base 1e6", 0.4, 0.4),
         _spec("tiny-gpt", "gpt-1", "a one-layer decoder-only transformer trained by hand-written backprop",
               "backprop check; causal; copies the repeat far below ln V, never below it on noise", 0.7, 0.6),
         _spec("decoding", "nucleus-sampling", "greedy, temperature, top-k, top-p, repetition penalty, beam search",

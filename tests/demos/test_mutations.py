@@ -743,12 +743,46 @@ def _(m, mp):
 
 @mutation("rope-scaling", "interpolation multiplies positions by s")
 def _(m, mp):
-    patch_source(m, mp, "max_angles", "return length / position_scale * theta", "return length * position_scale * theta")
+    patch_source(m, mp, "interpolated", "return theta / scale", "return theta * scale")
 
 
 @mutation("rope-scaling", "frequencies base^(-i/d) instead of base^(-2i/d)")
 def _(m, mp):
     mp.setattr(m, "frequencies", lambda d, base: base ** (-1.0 * np.arange(d // 2) / d))
+
+
+@mutation("rope-scaling", "interpolation spares the fastest pair (YaRN's idea credited to PI)")
+def _(m, mp):
+    patch_source(m, mp, "interpolated", "return theta / scale",
+                 "return np.concatenate([theta[:1], theta[1:] / scale])")
+
+
+@mutation("rope-scaling", "YaRN ramp inverted: interpolates the fast pairs, keeps the slow ones")
+def _(m, mp):
+    patch_source(m, mp, "yarn", "(1 - gamma) * theta / scale + gamma * theta",
+                 "gamma * theta / scale + (1 - gamma) * theta")
+
+
+@mutation("rope-scaling", "YaRN ramp over the wavelength instead of the turns in L")
+def _(m, mp):
+    patch_source(m, mp, "yarn", "yarn_ramp(turns(theta, length), alpha, beta)",
+                 "yarn_ramp(2 * math.pi / theta, alpha, beta)")
+
+
+@mutation("rope-scaling", "YaRN ramp from beta down to alpha (bounds swapped)")
+def _(m, mp):
+    real = m.yarn_ramp
+    mp.setattr(m, "yarn_ramp", lambda r, alpha, beta: real(r, beta, alpha))
+
+
+@mutation("rope-scaling", "YaRN temperature applied to the query only")
+def _(m, mp):
+    patch_source(m, mp, "score", "rotate(k, n, theta, temperature)", "rotate(k, n, theta)")
+
+
+@mutation("rope-scaling", "YaRN temperature without the square: 1/t = 0.1 ln s + 1")
+def _(m, mp):
+    mp.setattr(m, "yarn_temperature", lambda scale: 1.0 / (0.1 * np.log(scale) + 1))
 
 
 # --- tiny-gpt -----------------------------------------------------------------------------------
