@@ -82,8 +82,10 @@ DEMOS: dict[str, DemoSpec] = dict(
         _spec("tensor-parallel", "megatron-lm", "Megatron's tensor parallelism on simulated ranks; GPipe's bubble",
               "split == whole outputs and gradients; 2 + 2 all-reduces; why A splits by columns; "
               "simulated pipeline idles (p - 1) / (m + p - 1)", 1, 1),
-        _spec("quantization", "qlora", "4-bit NormalFloat with block-wise and double-quantized scales",
-              "NF4 == normal quantiles (bitsandbytes' table); beats uniform int4; bits per weight", 1, 0.5),
+        _spec("quantization", "llm-int8", "absmax and zero-point int8, LLM.int8()'s outlier split, "
+              "SmoothQuant, QLoRA's NF4",
+              "int8 within half a step; 16-bit outlier columns beat plain int8; smoothing keeps X W "
+              "and lowers int8 error; NF4 == normal quantiles; bits per weight", 1.2, 0.7),
         _spec("rope-scaling", "yarn", "longer contexts for RoPE: interpolation, NTK-aware scaling, YaRN",
               "angles stay in the trained range; high frequencies kept by NTK and YaRN, not by "
               "interpolation; YaRN's ramp and temperature; decay with base 1e6", 0.4, 0.4),

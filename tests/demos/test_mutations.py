@@ -733,6 +733,36 @@ def _(m, mp):
                  "np.where(x >= levels[right], right, left)")
 
 
+@mutation("quantization", "absmax int8 scales by 128 / max|x| (the top code overflows int8)")
+def _(m, mp):
+    patch_source(m, mp, "absmax_quantize", "np.round(127 * x / top)", "np.round(128 * x / top)")
+
+
+@mutation("quantization", "zero-point int8 spreads the range over 256 steps (code 127 unused)")
+def _(m, mp):
+    patch_source(m, mp, "zeropoint_quantize", "/ 255", "/ 256")
+
+
+@mutation("quantization", "LLM.int8() looks for outliers in x, not |x| (negative features missed)")
+def _(m, mp):
+    patch_source(m, mp, "outlier_columns", "np.abs(x) >= threshold", "x >= threshold")
+
+
+@mutation("quantization", "LLM.int8() adds the outlier columns again through the int8 path")
+def _(m, mp):
+    patch_source(m, mp, "llm_int8_matmul", "int8_matmul(x[:, ~cols], w[~cols])", "int8_matmul(x, w)")
+
+
+@mutation("quantization", "SmoothQuant divides W by s as well (the product changes)")
+def _(m, mp):
+    patch_source(m, mp, "smooth", "w * s[:, None]", "w / s[:, None]")
+
+
+@mutation("quantization", "SmoothQuant's s multiplies max|W|^(1 - alpha) instead of dividing")
+def _(m, mp):
+    patch_source(m, mp, "smoothing_factors", "alpha / np.max", "alpha * np.max")
+
+
 # --- rope-scaling -------------------------------------------------------------------------------
 
 
