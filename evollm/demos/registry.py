@@ -74,7 +74,7 @@ DEMOS: dict[str, DemoSpec] = dict(
               "slopes match the closed form; Toeplitz bias; exp(-m d) decay; causal", 0.3, 0.3),
         _spec("sliding-window", "mistral-7b", "sliding-window attention, a rolling KV cache, attention sinks",
               "banded == masked; rolling cache == recomputation at W slots; receptive field L (W - 1); "
-              "sinks stay close to full attention, a plain window does not", 0.5, 0.3),
+              "sinks stay close to full attention, a plain window does not", 0.5, 0.4),
         _spec("mla", "mla", "multi-head latent attention: a compressed KV cache",
               "absorbed latent attention == explicit; cache d_c + d_R per token; decoupled RoPE", 0.3, 0.3),
         _spec("self-consistency", "self-consistency", "majority vote over sampled reasoning paths",
@@ -85,12 +85,14 @@ DEMOS: dict[str, DemoSpec] = dict(
         _spec("quantization", "llm-int8", "absmax and zero-point int8, LLM.int8()'s outlier split, "
               "SmoothQuant, QLoRA's NF4",
               "int8 within half a step; 16-bit outlier columns beat plain int8; smoothing keeps X W "
-              "and lowers int8 error; NF4 == normal quantiles; bits per weight", 1.2, 0.7),
+              "and lowers int8 error; NF4 == normal quantiles; bits per weight", 0.7, 0.5),
         _spec("rope-scaling", "yarn", "longer contexts for RoPE: interpolation, NTK-aware scaling, YaRN",
               "angles stay in the trained range; high frequencies kept by NTK and YaRN, not by "
               "interpolation; YaRN's ramp and temperature; decay with base 1e6", 0.4, 0.4),
-        _spec("tiny-gpt", "gpt-1", "a one-layer decoder-only transformer trained by hand-written backprop",
-              "backprop check; causal; copies the repeat far below ln V, never below it on noise", 0.7, 0.6),
+        _spec("tiny-gpt", "gpt-1", "a small GPT (RoPE, RMSNorm, SwiGLU, AdamW, cosine schedule) "
+              "trained on shipped text, backprop by hand",
+              "whole-model gradient check; causal; held-out loss below the best bigram's; samples "
+              "more likely under the text's bigram model than before training", 10, 1.1),
         _spec("decoding", "nucleus-sampling", "greedy, temperature, top-k, top-p, repetition penalty, beam search",
               "each distribution == its definition; samplers' TV; beam == exhaustive search", 0.5, 0.4),
     ]

@@ -820,24 +820,59 @@ def _(m, mp):
 
 @mutation("tiny-gpt", "no causal mask")
 def _(m, mp):
-    patch_source(m, mp, "forward", "scores = np.where(np.tril(np.ones((t, t), dtype=bool)), scores, -np.inf)", "pass")
+    patch_source(m, mp, "attention", "scores = np.where(np.tril(np.ones((t, t), dtype=bool)), scores, -np.inf)", "pass")
 
 
 @mutation("tiny-gpt", "softmax backward without the subtraction of sum(dA * A)")
 def _(m, mp):
-    patch_source(m, mp, "loss_and_grads", "d_scores = a * (d_a - np.sum(d_a * a, axis=-1, keepdims=True))",
+    patch_source(m, mp, "attention_backward", "d_scores = a * (d_a - np.sum(d_a * a, axis=-1, keepdims=True))",
                  "d_scores = a * d_a")
-
-
-@mutation("tiny-gpt", "position embeddings get no gradient")
-def _(m, mp):
-    patch_source(m, mp, "loss_and_grads", 'g["P"][: inputs.shape[1]] = d_x.sum(axis=0)', "pass")
 
 
 @mutation("tiny-gpt", "keys' gradient without the 1/sqrt(d) scale")
 def _(m, mp):
-    patch_source(m, mp, "loss_and_grads", "d_k = d_scores.transpose(0, 2, 1) @ q / math.sqrt(d)",
-                 "d_k = d_scores.transpose(0, 2, 1) @ q")
+    patch_source(m, mp, "attention_backward", "d_kr = d_scores.transpose(0, 1, 3, 2) @ qr / math.sqrt(d_head)",
+                 "d_kr = d_scores.transpose(0, 1, 3, 2) @ qr")
+
+
+@mutation("tiny-gpt", "RoPE backward rotates the gradient forward (R dy, not R^T dy)")
+def _(m, mp):
+    mp.setattr(m, "rope_backward", m.rope)
+
+
+@mutation("tiny-gpt", "RMSNorm backward without the term through the mean square")
+def _(m, mp):
+    patch_source(m, mp, "rmsnorm_backward", "dx = r * dxhat - r**3 * x * np.mean(dxhat * x, axis=-1, keepdims=True)",
+                 "dx = r * dxhat")
+
+
+@mutation("tiny-gpt", "SwiGLU backward takes silu'(u) as sigmoid(u)")
+def _(m, mp):
+    patch_source(m, mp, "swiglu_backward", "sig * (1 + u * (1 - sig))", "sig")
+
+
+@mutation("tiny-gpt", "backprop drops the residual path around the feed-forward")
+def _(m, mp):
+    patch_source(m, mp, "loss_and_grads", "d_x = d_x + d_mlp_in", "d_x = d_mlp_in")
+
+
+@mutation("tiny-gpt", "weight decay added to the gradient (Adam with L2), not decoupled")
+def _(m, mp):
+    patch_source(m, mp, "adamw_step", "for k, w in p.items():",
+                 "g = {k: g[k] + c.weight_decay * w if w.ndim == 2 else g[k] for k, w in p.items()}\n"
+                 "    for k, w in p.items():",
+                 "if w.ndim == 2:\n            update = update + c.weight_decay * w", "pass")
+
+
+@mutation("tiny-gpt", "trained to predict the current character, not the next")
+def _(m, mp):
+    patch_source(m, mp, "loss_and_grads", "inputs, targets = tokens[:, :-1], tokens[:, 1:]",
+                 "inputs, targets = tokens[:, :-1], tokens[:, :-1]")
+
+
+@mutation("tiny-gpt", "sampler returns the character after the one it drew")
+def _(m, mp):
+    patch_source(m, mp, "sample", "np.minimum(draws, probs.shape[1] - 1)", "np.minimum(draws + 1, probs.shape[1] - 1)")
 
 
 # --- the tests ----------------------------------------------------------------------------------
