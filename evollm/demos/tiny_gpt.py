@@ -68,7 +68,7 @@ class Config:
     weight_decay: float = setting(0.1, "AdamW's decoupled weight decay (matrices only)", low=0.0,
                                   high=1.0)
     holdout: float = setting(0.12, "share of the text held out (its end) for evaluation",
-                             above=0.0, below=0.5)
+                             low=0.05, below=0.5)
     samples: int = setting(8, "sequences sampled before and after training", low=1)
     sample_len: int = setting(120, "characters per sample", low=8)
 
