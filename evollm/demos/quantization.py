@@ -49,8 +49,7 @@ EQUATIONS = (
     "vector-wise: X W ~ (X_i8 W_i8) * (max|X_row| max|W_col|) / 127^2",
     "LLM.int8(): O = {h : any |X_(:,h)| >= 6};  X W = X_O W_O (16-bit) + X_notO W_notO (int8)",
     "SmoothQuant: s_j = max|X_j|^alpha / max|W_j|^(1 - alpha);  (X diag(s)^-1)(diag(s) W) = X W",
-
-    "q_i = (Q_N(i / (2^k + 1)) + Q_N((i + 1) / (2^k + 1))) / 2, then scaled to [-1, 1]  (Eq. 4)",
+    "q_i = (Q_N(i / (2^k + 1)) + Q_N((i + 1) / (2^k + 1))) / 2, then scaled to [-1, 1]  (QLoRA Eq. 4)",
     "asymmetric halves: 8 positive and 7 negative quantiles plus an exact 0",
     "W_NF4 = nearest_level(W / absmax(block)),  block = 64",
     "double quantization: absmax - mean -> 8 bits, one 32-bit scale per 256: 8/64 + 32/(64 x 256)",
@@ -63,12 +62,6 @@ class Config:
 
     seed: int = 0
     quick: bool = False  # set by --quick, which applies QUICK
-    weights: int = setting(262_144, "weights quantized (normal, with a few outliers)", low=1024)
-    outlier_share: float = setting(0.001, "share of weights multiplied by outlier_scale", low=0.0,
-                                   high=0.1)
-    outlier_scale: float = setting(20.0, "size of the outliers, in standard deviations", above=0.0)
-    block: int = setting(64, "weights per absmax block (QLoRA: 64)", low=2)
-    scale_block: int = setting(256, "block scales per second-level block (QLoRA: 256)", low=2)
     tokens: int = setting(256, "activations X: tokens (rows)", low=8)
     hidden: int = setting(512, "activations X: features (columns; rows of W)", low=8)
     out_features: int = setting(256, "columns of the weight W", low=1)
@@ -79,6 +72,12 @@ class Config:
                                "(paper: 6.0; below 5, N(0, 1) activations cross it too)", low=5.0)
     smooth_alpha: float = setting(0.5, "SmoothQuant's migration strength alpha (paper: 0.5; "
                                   "near 0 or 1 it moves too little or too much)", low=0.2, high=0.9)
+    weights: int = setting(262_144, "NF4: weights quantized (normal, with a few outliers)", low=1024)
+    outlier_share: float = setting(0.001, "NF4: share of weights multiplied by outlier_scale", low=0.0,
+                                   high=0.1)
+    outlier_scale: float = setting(20.0, "NF4: size of the outliers, in standard deviations", above=0.0)
+    block: int = setting(64, "NF4: weights per absmax block (QLoRA: 64)", low=2)
+    scale_block: int = setting(256, "NF4: block scales per second-level block (QLoRA: 256)", low=2)
 
     def problems(self) -> list[str]:
         """Constraints between settings, as messages (empty when all hold)."""
@@ -155,6 +154,10 @@ def relative_error(approx: np.ndarray, exact: np.ndarray) -> float:
     return float(np.linalg.norm(approx - exact) / np.linalg.norm(exact))
 
 
+def relative_mse(w: np.ndarray, w_hat: np.ndarray) -> float:
+    return float(np.mean((w - w_hat) ** 2) / np.mean(w**2))
+
+
 # --- 4-bit NormalFloat (QLoRA) ----------------------------------------------------------------------
 
 # The NF4 table of bitsandbytes (float32 values), for comparison with our construction.
@@ -226,10 +229,6 @@ def double_quantize(absmax: np.ndarray, scale_block: int) -> tuple[np.ndarray, n
 
 def double_dequantize(codes: np.ndarray, scale: np.ndarray, mean: float) -> np.ndarray:
     return (codes.reshape(scale.size, -1) * scale[:, None]).reshape(-1) + mean
-
-
-def relative_mse(w: np.ndarray, w_hat: np.ndarray) -> float:
-    return float(np.mean((w - w_hat) ** 2) / np.mean(w**2))
 
 
 def planted_activations(rng, c: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
