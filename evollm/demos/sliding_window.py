@@ -126,31 +126,6 @@ class RollingCache:
         return p / p.sum() @ self.v[filled]
 
 
-def stream_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, w: int, sinks: int) -> np.ndarray:
-    """One attention head decoded token by token through a RollingCache: StreamingLLM with
-    `sinks` sink slots, or a plain rolling window with sinks = 0. (T, d)"""
-    cache, out = RollingCache(w, sinks, q.shape[1]), np.empty_like(q)
-    for i in range(len(q)):
-        cache.append(i, k[i], v[i])
-        out[i] = cache.attend(q[i])
-    return out
-
-
-def sink_case(rng, t: int, d: int, sinks: int, sink_logit: float):
-    """Queries, keys and values where, as StreamingLLM observes in trained models, the first
-    `sinks` keys draw a large share of every query's attention whatever the query says: each
-    query has the same component sqrt(d) along one direction u, and the first keys are
-    (ln(T/S) + sink_logit) u, so their score is exactly that for every query; the other keys and
-    all values are random."""
-    u = rng.normal(size=d)
-    u /= np.linalg.norm(u)
-    q = rng.normal(size=(t, d))
-    q += (math.sqrt(d) - q @ u)[:, None] * u
-    k = rng.normal(size=(t, d))
-    k[:sinks] = (math.log(t / sinks) + sink_logit) * u
-    return q, k, rng.normal(size=(t, d))
-
-
 # --- a small stack of windowed layers ----------------------------------------------------------
 
 def init_layers(rng, layers: int, d: int) -> list[dict[str, np.ndarray]]:
@@ -178,6 +153,33 @@ def decode_rolling(x: np.ndarray, layers, w: int, sinks: int) -> tuple[np.ndarra
             most = max(most, int(np.sum(cache.position >= 0)))
         out[i] = h
     return out, most
+
+
+# --- attention sinks on a built case ----------------------------------------------------------
+
+def stream_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, w: int, sinks: int) -> np.ndarray:
+    """One attention head decoded token by token through a RollingCache: StreamingLLM with
+    `sinks` sink slots, or a plain rolling window with sinks = 0. (T, d)"""
+    cache, out = RollingCache(w, sinks, q.shape[1]), np.empty_like(q)
+    for i in range(len(q)):
+        cache.append(i, k[i], v[i])
+        out[i] = cache.attend(q[i])
+    return out
+
+
+def sink_case(rng, t: int, d: int, sinks: int, sink_logit: float):
+    """Queries, keys and values where, as StreamingLLM observes in trained models, the first
+    `sinks` keys draw a large share of every query's attention whatever the query says: each
+    query has the same component sqrt(d) along one direction u, and the first keys are
+    (ln(T/S) + sink_logit) u, so their score is exactly that for every query; the other keys and
+    all values are random."""
+    u = rng.normal(size=d)
+    u /= np.linalg.norm(u)
+    q = rng.normal(size=(t, d))
+    q += (math.sqrt(d) - q @ u)[:, None] * u
+    k = rng.normal(size=(t, d))
+    k[:sinks] = (math.log(t / sinks) + sink_logit) * u
+    return q, k, rng.normal(size=(t, d))
 
 
 def run(config: Config, progress: Progress | None = None) -> Result:
