@@ -73,20 +73,27 @@ DEMOS: dict[str, DemoSpec] = dict(
         _spec("alibi", "alibi", "attention with linear biases",
               "slopes match the closed form; Toeplitz bias; exp(-m d) decay; causal", 0.3, 0.3),
         _spec("sliding-window", "mistral-7b", "sliding-window attention, a rolling KV cache, attention sinks",
-              "banded == masked; rolling cache == recomputation at W slots; receptive field L (W - 1)", 0.4, 0.3),
+              "banded == masked; rolling cache == recomputation at W slots; receptive field L (W - 1); "
+              "sinks stay close to full attention, a plain window does not", 0.5, 0.4),
         _spec("mla", "mla", "multi-head latent attention: a compressed KV cache",
               "absorbed latent attention == explicit; cache d_c + d_R per token; decoupled RoPE", 0.3, 0.3),
         _spec("self-consistency", "self-consistency", "majority vote over sampled reasoning paths",
               "vote == exact multinomial; gains when the right answer is the mode, losses if not", 1, 1),
-        _spec("tensor-parallel", "megatron-lm", "Megatron's tensor parallelism on simulated ranks",
-              "split == whole outputs and gradients; 2 + 2 all-reduces; why A splits by columns", 1, 1),
-        _spec("quantization", "qlora", "4-bit NormalFloat with block-wise and double-quantized scales",
-              "NF4 == normal quantiles (bitsandbytes' table); beats uniform int4; bits per weight", 1, 0.5),
-        _spec("rope-scaling", "code-llama", "longer contexts for RoPE: interpolation, NTK base, larger base",
-              "angles stay in the trained range; NTK base closed form; decay with base 1e6", 0.4, 0.4),
-        _spec("tiny-gpt", "gpt-1", "a one-layer decoder-only transformer trained by hand-written backprop",
-              "backprop check; causal; copies the repeat far below ln V, never below it on noise", 0.7, 0.6),
-        _spec("decoding", "gpt-2", "greedy, temperature, top-k, top-p, repetition penalty, beam search",
+        _spec("tensor-parallel", "megatron-lm", "Megatron's tensor parallelism on simulated ranks; GPipe's bubble",
+              "split == whole outputs and gradients; 2 + 2 all-reduces; why A splits by columns; "
+              "simulated pipeline idles (p - 1) / (m + p - 1)", 1, 1),
+        _spec("quantization", "llm-int8", "absmax and zero-point int8, LLM.int8()'s outlier split, "
+              "SmoothQuant, QLoRA's NF4",
+              "int8 within half a step; 16-bit outlier columns beat plain int8; smoothing keeps X W "
+              "and lowers int8 error; NF4 == normal quantiles; bits per weight", 0.7, 0.5),
+        _spec("rope-scaling", "yarn", "longer contexts for RoPE: interpolation, NTK-aware scaling, YaRN",
+              "angles stay in the trained range; high frequencies kept by NTK and YaRN, not by "
+              "interpolation; YaRN's ramp and temperature; decay with base 1e6", 0.4, 0.4),
+        _spec("tiny-gpt", "gpt-1", "a small GPT (RoPE, RMSNorm, SwiGLU, AdamW, cosine schedule) "
+              "trained on shipped text, backprop by hand",
+              "whole-model gradient check; causal; held-out loss below the best bigram's; samples "
+              "more likely under the text's bigram model than before training", 10, 1.1),
+        _spec("decoding", "nucleus-sampling", "greedy, temperature, top-k, top-p, repetition penalty, beam search",
               "each distribution == its definition; samplers' TV; beam == exhaustive search", 0.5, 0.4),
     ]
 )

@@ -4,17 +4,21 @@ Mistral 7B lets each token attend only to the last W tokens of the layer below, 
 O(T W) instead of O(T^2) and, with a rolling buffer (position i stored in slot i mod W), the KV
 cache never holds more than W tokens; stacking L layers still carries information L (W - 1)
 tokens back (Sec. 2 of the paper). StreamingLLM adds "attention sinks": the first few tokens stay
-in the cache for good, next to the rolling window. This demo computes windowed attention twice
-(a full T x T masked softmax, and a banded loop that only ever reads W keys per query), decodes a
-small multi-layer model token by token with a rolling cache of W (plus sink) slots and compares
-it with full recomputation, and measures the receptive field of a stack of windowed layers.
+in the cache for good, next to the rolling window, because trained models put a large share of
+their attention on the first tokens whatever they say (Sec. 3.1): evict them, as a plain rolling
+window does, and the softmax hands that share to the window instead. This demo computes windowed
+attention twice (a full T x T masked softmax, and a banded loop that only ever reads W keys per
+query), decodes a small multi-layer model token by token with a rolling cache of W (plus sink)
+slots and compares it with full recomputation, measures the receptive field of a stack of
+windowed layers, and builds a case where the first S keys draw most of the attention, as the
+paper observes, to compare the rolling cache with and without sinks against full attention.
 
 Papers: Jiang et al., "Mistral 7B", arXiv 2310.06825; Xiao et al., "Efficient Streaming
 Language Models with Attention Sinks", arXiv 2309.17453 (sinks).
 
-But: random weights, so nothing about quality: not Mistral's benchmark numbers, nor
-StreamingLLM's finding that a trained model needs the sinks to keep its perplexity when the first
-tokens are evicted. No chunked prefill and no position encoding inside the cache.
+But: random weights, so nothing about quality: not Mistral's benchmark numbers, and the
+attention sink is built into the keys by hand rather than learned, so StreamingLLM's perplexity
+results are not reproduced. No chunked prefill and no position encoding inside the cache.
 """
 
 from __future__ import annotations
@@ -30,12 +34,14 @@ from evollm.demos.base import Chart, Progress, Result, check, no_progress, setti
 CLAIM = (
     "Windowed attention reads only the last W keys per query, a rolling cache of W slots (plus "
     "any sink tokens) decodes exactly what full recomputation with the window mask gives, and L "
-    "stacked layers see exactly L (W - 1) tokens back."
+    "stacked layers see exactly L (W - 1) tokens back. When the first tokens draw most of the "
+    "attention, keeping them as sinks stays close to full attention; a plain window does not."
 )
 EQUATIONS = (
     "query i attends to keys j with i - W < j <= i  (window)  or  j < S  (S sink tokens)",
     "rolling cache: token i in slot i mod W (after the S sink slots); memory = (S + W) tokens",
     "receptive field of L layers: i - j <= L (W - 1)",
+    "built sink: score(q_i, k_j) = ln(T/S) + sink_logit for j < S, so the S sinks draw most of the mass",
 )
 
 
@@ -50,12 +56,18 @@ class Config:
     sinks: int = setting(4, "S: first tokens kept for good in the sink variant", low=1)
     layers: int = setting(3, "L: stacked windowed attention layers", low=1, high=8)
     d_model: int = setting(32, "model width", low=2)
+    sink_logit: float = setting(3.0, "built sink case: the first S keys' scores exceed ln(T/S) by "
+                                "this (large = more attention on the sinks)", low=2.0, high=50.0)
 
     def problems(self) -> list[str]:
         """Constraints between settings, as messages (empty when all hold)."""
         reach = self.layers * (self.window - 1)
-        return ([f"seq_len: {self.seq_len} must exceed layers x (window - 1) + 1 = {reach + 1} "
-                 "to see where the receptive field ends"] if self.seq_len <= reach + 1 else [])
+        out = ([f"seq_len: {self.seq_len} must exceed layers x (window - 1) + 1 = {reach + 1} "
+                "to see where the receptive field ends"] if self.seq_len <= reach + 1 else [])
+        if self.seq_len <= self.sinks + self.window:
+            out.append(f"seq_len: {self.seq_len} must exceed sinks + window = "
+                       f"{self.sinks + self.window} for the sinks to leave the window")
+        return out
 
 
 # --quick: a shorter sequence. Applied before --set, so --set wins.
@@ -143,6 +155,33 @@ def decode_rolling(x: np.ndarray, layers, w: int, sinks: int) -> tuple[np.ndarra
     return out, most
 
 
+# --- attention sinks on a built case ----------------------------------------------------------
+
+def stream_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, w: int, sinks: int) -> np.ndarray:
+    """One attention head decoded token by token through a RollingCache: StreamingLLM with
+    `sinks` sink slots, or a plain rolling window with sinks = 0. (T, d)"""
+    cache, out = RollingCache(w, sinks, q.shape[1]), np.empty_like(q)
+    for i in range(len(q)):
+        cache.append(i, k[i], v[i])
+        out[i] = cache.attend(q[i])
+    return out
+
+
+def sink_case(rng, t: int, d: int, sinks: int, sink_logit: float):
+    """Queries, keys and values where, as StreamingLLM observes in trained models, the first
+    `sinks` keys draw a large share of every query's attention whatever the query says: each
+    query has the same component sqrt(d) along one direction u, and the first keys are
+    (ln(T/S) + sink_logit) u, so their score is exactly that for every query; the other keys and
+    all values are random."""
+    u = rng.normal(size=d)
+    u /= np.linalg.norm(u)
+    q = rng.normal(size=(t, d))
+    q += (math.sqrt(d) - q @ u)[:, None] * u
+    k = rng.normal(size=(t, d))
+    k[:sinks] = (math.log(t / sinks) + sink_logit) * u
+    return q, k, rng.normal(size=(t, d))
+
+
 def run(config: Config, progress: Progress | None = None) -> Result:
     report = progress or no_progress
     rng = np.random.default_rng(config.seed)
@@ -177,6 +216,25 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     inside_min = float(moved[: reach + 1].min())
     outside_max = float(moved[reach + 1 :].max())
     measured_reach = int(np.max(np.nonzero(moved)[0]))
+    report(0.8)
+
+    # 4. Attention sinks, on a built case where the first S keys draw most of the attention:
+    #    once they have left the window (queries i >= S + W), the rolling cache with the S sinks
+    #    stays close to full causal attention, and a plain rolling window of W does not.
+    q, k, v = sink_case(rng, t, d, s, config.sink_logit)
+    causal = window_mask(t, t)
+    full = masked_attention(q, k, v, causal)
+    late = slice(s + w, t)
+    logits = np.where(causal, q @ k.T / math.sqrt(d), -np.inf)
+    weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+    sink_mass = float((weights[late, :s].sum(axis=1) / weights[late].sum(axis=1)).mean())
+    scale = float(np.linalg.norm(full[late], axis=1).mean())
+
+    def off(out: np.ndarray) -> float:  # mean distance from full attention, relative to its size
+        return float(np.linalg.norm(out[late] - full[late], axis=1).mean()) / scale
+
+    stream_error = off(stream_attention(q, k, v, w, s))
+    window_error = off(stream_attention(q, k, v, w, 0))
     report(1.0)
 
     checks = [
@@ -194,6 +252,12 @@ def run(config: Config, progress: Progress | None = None) -> Result:
               inside_min, ">", 1e-12),
         check("receptive field: outputs beyond it do not move at all (max)", outside_max,
               "==", 0.0),
+        check(f"built sink case: share of full attention on the first {s} tokens (queries past "
+              "S + W, mean)", sink_mass, ">=", 0.5),
+        check(f"built sink case: rolling cache with {s} sinks vs full attention (relative error)",
+              stream_error, "<=", 0.3),
+        check("built sink case: plain rolling window vs full attention (relative error)",
+              window_error, ">=", 0.75),
     ]
     return Result(
         checks=checks,
@@ -206,6 +270,8 @@ def run(config: Config, progress: Progress | None = None) -> Result:
             "receptive_field_measured": measured_reach,
             "scores_banded_vs_full_causal": [scores, t * (t + 1) // 2],
             "cache_tokens_rolling_vs_full": [most, t],
+            "sink_case_attention_on_sinks": sink_mass,
+            "sink_case_relative_error_sinks_vs_plain_window": [stream_error, window_error],
         },
         charts=[
             Chart(f"how much each output moves when token 0 changes ({config.layers} layers, "

@@ -1,4 +1,4 @@
-"""Tensor (intra-layer) model parallelism: split a transformer layer's matrices across ranks.
+"""Tensor (intra-layer) model parallelism, and the bubble of pipeline (inter-layer) parallelism.
 
 Megatron-LM splits the MLP's first weight A by columns, so each rank applies GeLU to its own
 slice of X A with no communication, and the second weight B by rows, so the ranks' partial
@@ -10,11 +10,20 @@ layer computes the same output and the same gradients as the whole one (whose ba
 against finite differences), counts the all-reduces, and shows why A is split by columns: split by
 rows, GeLU would need a sum first, and skipping it gives a different function.
 
+The other way to split a model, by layers into p pipeline stages, leaves stages idle: GPipe
+(Huang et al., arXiv 1811.06965) cuts a batch into m micro-batches, runs all their forward passes
+through the stages, then all backward passes, and the idle share of that schedule, the "bubble",
+is (p - 1) / (m + p - 1) (Sec. 2.2). Megatron's later paper (Narayanan et al., arXiv 2104.04473,
+Sec. 2.2) writes the same bubble as (p - 1) / m of the ideal time. The demo simulates the schedule
+slot by slot (each stage runs an operation only once its input has arrived) and counts the idle
+slots for several p and m.
+
 Paper: Shoeybi, Patwary, Puri, LeGresley, Casper and Catanzaro, "Megatron-LM: Training
 Multi-Billion Parameter Language Models Using Model Parallelism", arXiv 1909.08053.
 
-But: no real processes or interconnect, no pipeline or sequence parallelism, no vocabulary-
-parallel embedding, and no layer norms or dropout inside the simulated layer.
+But: no real processes or interconnect, no sequence parallelism, no vocabulary-parallel embedding,
+and no layer norms or dropout inside the simulated layer; the pipeline is a schedule of timed
+slots (no communication time, no interleaved or 1F1B schedule), not a run of the layer.
 """
 
 from __future__ import annotations
@@ -30,12 +39,14 @@ from evollm.demos.base import Chart, Progress, Result, check, no_progress, setti
 CLAIM = (
     "Splitting the MLP's A by columns and B by rows, and attention by heads, gives exactly the "
     "whole layer's outputs and gradients on every rank count, for two all-reduces forward (and "
-    "one per block backward) and 1/N of the weights per rank."
+    "one per block backward) and 1/N of the weights per rank. A GPipe pipeline of p stages and "
+    "m micro-batches idles (p - 1) / (m + p - 1) of its slots."
 )
 EQUATIONS = (
     "MLP: [Y_1 Y_2] = [GeLU(X A_1) GeLU(X A_2)];  Z = all-reduce(Y_1 B_1 + Y_2 B_2)  (Fig. 3a)",
     "attention: head group i on rank i: Q_i = X W^Q_i, K_i, V_i;  out = all-reduce(sum_i O_i W^O_i)",
     "f: identity forward, all-reduce backward;  g: all-reduce forward, identity backward  (Fig. 4)",
+    "GPipe bubble: idle / all slots = (p - 1) / (m + p - 1);  idle / busy = (p - 1) / m",
 )
 
 
@@ -50,6 +61,10 @@ class Config:
     n_heads: int = setting(8, "attention heads (split across ranks)", low=1)
     ffn: int = setting(256, "MLP hidden width (split across ranks)", low=1)
     rank_counts: tuple[int, ...] = setting((1, 2, 4, 8), "tensor-parallel sizes N compared", low=1)
+    stages: tuple[int, ...] = setting((1, 2, 4, 8), "p: pipeline stages simulated", low=1, high=64)
+    micro_batches: tuple[int, ...] = setting((1, 2, 4, 8, 32), "m: micro-batches per batch simulated",
+                                             low=1, high=256)
+    backward_cost: int = setting(2, "time slots of a backward pass (a forward takes 1)", low=1, high=8)
 
     def problems(self) -> list[str]:
         """Constraints between settings, as messages (empty when all hold)."""
@@ -154,6 +169,54 @@ def parallel_mlp_backward(h, ranks, d_out, net: Collectives):
     return grads, net.all_reduce(dh_parts)
 
 
+# --- a pipeline of p stages (GPipe) ---------------------------------------------------------------
+
+def gpipe_order(m: int) -> list[tuple[str, int]]:
+    """What one stage runs, in order: every micro-batch forward, then every one backward (last
+    first), then the flush (the optimizer step waits for all of them)."""
+    return [("F", j) for j in range(m)] + [("B", j) for j in reversed(range(m))]
+
+
+def needs(op: tuple[str, int], stage: int, p: int) -> tuple[str, int, int] | None:
+    """The operation whose output op consumes: the previous stage's forward of the same
+    micro-batch, or the next stage's backward (on the last stage, its own forward)."""
+    kind, j = op
+    if kind == "F":
+        return ("F", j, stage - 1) if stage > 0 else None
+    return ("B", j, stage + 1) if stage < p - 1 else ("F", j, stage)
+
+
+def simulate_pipeline(p: int, m: int, backward_cost: int) -> np.ndarray:
+    """Run the GPipe schedule slot by slot: at each time slot, each free stage starts its next
+    operation if what it needs has finished. Returns the (p, T) busy grid up to the last slot."""
+    cost = {"F": 1, "B": backward_cost}
+    queues = [gpipe_order(m) for _ in range(p)]
+    done: dict[tuple[str, int, int], int] = {}  # (kind, micro-batch, stage) -> end slot
+    free_at = [0] * p
+    horizon = 2 * (m + p) * (1 + backward_cost)  # twice the time the schedule can need
+    busy = np.zeros((p, horizon), dtype=bool)
+    t = 0
+    while any(queues) and t < horizon:  # a stuck schedule stops here, its work undone
+        for stage in range(p):
+            if not queues[stage] or free_at[stage] > t:
+                continue
+            kind, j = queues[stage][0]
+            dep = needs((kind, j), stage, p)
+            if dep is not None and done.get(dep, t + 1) > t:
+                continue  # its input has not arrived yet: idle
+            queues[stage].pop(0)
+            end = t + cost[kind]
+            busy[stage, t:end] = True
+            done[(kind, j, stage)] = free_at[stage] = end
+        t += 1
+    return busy[:, : max(done.values(), default=0)]
+
+
+def bubble_formula(p: int, m: int) -> float:
+    """GPipe's bubble: the idle share of all slots, (p - 1) / (m + p - 1)."""
+    return (p - 1) / (m + p - 1)
+
+
 def gradient_check(rng, h, w, h_step: float = 1e-6) -> float:
     """The whole MLP's hand-written backprop against central differences of L = sum(z * g)."""
     g = rng.normal(size=(h.shape[0], w["b"].shape[1]))
@@ -217,6 +280,18 @@ def run(config: Config, progress: Progress | None = None) -> Result:
     pre_parts = [h[:, r] @ w["a"][r, :] for r in rows]
     row_split = sum(gelu(p + w["a_bias"] / n) for p in pre_parts)
     row_split_gap = float(np.max(np.abs(row_split - gelu(h @ w["a"] + w["a_bias"]))))
+
+    # Pipeline parallelism: simulate GPipe's schedule and count the idle slots.
+    bubble, bubble_gap, idle_gap, busy_gap = {}, 0.0, 0.0, 0
+    for p in c.stages:
+        for m in c.micro_batches:
+            grid = simulate_pipeline(p, m, c.backward_cost)
+            idle = int(grid.size - grid.sum())
+            bubble[(p, m)] = idle / grid.size
+            bubble_gap = max(bubble_gap, abs(bubble[(p, m)] - bubble_formula(p, m)))
+            idle_gap = max(idle_gap, abs(idle / grid.sum() - (p - 1) / m))
+            # every stage does exactly its m forwards and m backwards, no more and no less
+            busy_gap = max(busy_gap, int(np.max(np.abs(grid.sum(axis=1) - m * (1 + c.backward_cost)))))
     report(1.0)
 
     checks = [
@@ -231,6 +306,12 @@ def run(config: Config, progress: Progress | None = None) -> Result:
               max(abs(weight_share[k] * k - 1) for k in c.rank_counts), "<=", 1e-12),
         check(f"A split by rows, GeLU before the sum, N = {n}: max abs error (must be large)",
               row_split_gap, ">", 1e-3),
+        check("simulated GPipe: each stage busy m (1 + backward cost) slots (max abs diff)",
+              busy_gap, "==", 0),
+        check(f"simulated GPipe: idle share == (p - 1) / (m + p - 1), p in {list(c.stages)}, m in "
+              f"{list(c.micro_batches)} (max abs diff)", bubble_gap, "<=", 1e-12),
+        check("simulated GPipe: idle / busy slots == (p - 1) / m (Megatron's form, max abs diff)",
+              idle_gap, "<=", 1e-12),
     ]
     return Result(
         checks=checks,
@@ -239,10 +320,14 @@ def run(config: Config, progress: Progress | None = None) -> Result:
             "all_reduces_layer_forward_mlp_backward": {str(k): list(v) for k, v in reduces.items()},
             "sharded_weight_share_per_rank": {str(k): v for k, v in weight_share.items()},
             "row_split_without_sync_error": row_split_gap,
+            "gpipe_bubble_share": {f"p={p} m={m}": round(v, 4) for (p, m), v in bubble.items()},
         },
         charts=[Chart("share of the sharded weights held by one rank", "bars",
                       labels=[f"N = {k}" for k in c.rank_counts],
-                      y=[float(weight_share[k]) for k in c.rank_counts])],
+                      y=[float(weight_share[k]) for k in c.rank_counts]),
+                Chart(f"GPipe bubble (idle share) over m, p = {max(c.stages)} stages", "line",
+                      x=[float(m) for m in c.micro_batches],
+                      y=[float(bubble[(max(c.stages), m)]) for m in c.micro_batches])],
     )
 
 

@@ -591,6 +591,30 @@ def _(m, mp):
     patch_source(m, mp, "banded_attention", "lo = max(0, i - w + 1)", "lo = max(0, i - w + 2)")
 
 
+@mutation("sliding-window", "sinks as a wider window of S + W, in both the mask and the cache")
+def _(m, mp):
+    patch_source(m, mp, "window_mask", "((i - j < w) | (j < sinks))", "(i - j < w + sinks)")
+    patch_source(m, mp, "RollingCache", "return i if i < self.sinks else self.sinks + i % self.w",
+                 "return i % (self.sinks + self.w)")
+
+
+@mutation("sliding-window", "one ring over all S + W slots in the cache (the sinks get evicted)")
+def _(m, mp):
+    patch_source(m, mp, "RollingCache", "return i if i < self.sinks else self.sinks + i % self.w",
+                 "return i % (self.sinks + self.w)")
+
+
+@mutation("sliding-window", "the sink slots keep the S most recent evicted tokens, not the first S")
+def _(m, mp):
+    patch_source(m, mp, "RollingCache",
+                 "s = self.slot(i)",
+                 "s = self.slot(i)\n"
+                 "        if i >= self.sinks + self.w and self.sinks:\n"
+                 "            old = self.sinks + (i - self.w) % self.w\n"
+                 "            spill = (i - self.w) % self.sinks\n"
+                 "            self.k[spill], self.v[spill], self.position[spill] = self.k[old], self.v[old], self.position[old]")
+
+
 # --- mla ----------------------------------------------------------------------------------------
 
 
@@ -661,6 +685,27 @@ def _(m, mp):
     patch_source(m, mp, "parallel_mlp_backward", "return grads, net.all_reduce(dh_parts)", "return grads, dh_parts[0]")
 
 
+@mutation("tensor-parallel", "pipeline: a stage starts a forward before the previous stage has sent it")
+def _(m, mp):
+    patch_source(m, mp, "needs", 'return ("F", j, stage - 1) if stage > 0 else None', "return None")
+
+
+@mutation("tensor-parallel", "pipeline: an operation may start one slot before its input arrives")
+def _(m, mp):
+    patch_source(m, mp, "simulate_pipeline", "done.get(dep, t + 1) > t", "done.get(dep, t + 2) > t + 1")
+
+
+@mutation("tensor-parallel", "pipeline: backward waits on the previous stage, not the next")
+def _(m, mp):
+    patch_source(m, mp, "needs", 'return ("B", j, stage + 1) if stage < p - 1 else ("F", j, stage)',
+                 'return ("B", j, stage - 1) if stage > 0 else ("F", j, stage)')
+
+
+@mutation("tensor-parallel", "GPipe bubble written as (p - 1) / m (idle over busy, not over all slots)")
+def _(m, mp):
+    mp.setattr(m, "bubble_formula", lambda p, mb: (p - 1) / mb)
+
+
 # --- quantization -------------------------------------------------------------------------------
 
 
@@ -688,6 +733,36 @@ def _(m, mp):
                  "np.where(x >= levels[right], right, left)")
 
 
+@mutation("quantization", "absmax int8 scales by 128 / max|x| (the top code overflows int8)")
+def _(m, mp):
+    patch_source(m, mp, "absmax_quantize", "np.round(127 * x / top)", "np.round(128 * x / top)")
+
+
+@mutation("quantization", "zero-point int8 spreads the range over 256 steps (code 127 unused)")
+def _(m, mp):
+    patch_source(m, mp, "zeropoint_quantize", "/ 255", "/ 256")
+
+
+@mutation("quantization", "LLM.int8() looks for outliers in x, not |x| (negative features missed)")
+def _(m, mp):
+    patch_source(m, mp, "outlier_columns", "np.abs(x) >= threshold", "x >= threshold")
+
+
+@mutation("quantization", "LLM.int8() adds the outlier columns again through the int8 path")
+def _(m, mp):
+    patch_source(m, mp, "llm_int8_matmul", "int8_matmul(x[:, ~cols], w[~cols])", "int8_matmul(x, w)")
+
+
+@mutation("quantization", "SmoothQuant divides W by s as well (the product changes)")
+def _(m, mp):
+    patch_source(m, mp, "smooth", "w * s[:, None]", "w / s[:, None]")
+
+
+@mutation("quantization", "SmoothQuant's s multiplies max|W|^(1 - alpha) instead of dividing")
+def _(m, mp):
+    patch_source(m, mp, "smoothing_factors", "alpha / np.max", "alpha * np.max")
+
+
 # --- rope-scaling -------------------------------------------------------------------------------
 
 
@@ -698,7 +773,7 @@ def _(m, mp):
 
 @mutation("rope-scaling", "interpolation multiplies positions by s")
 def _(m, mp):
-    patch_source(m, mp, "max_angles", "return length / position_scale * theta", "return length * position_scale * theta")
+    patch_source(m, mp, "interpolated", "return theta / scale", "return theta * scale")
 
 
 @mutation("rope-scaling", "frequencies base^(-i/d) instead of base^(-2i/d)")
@@ -706,29 +781,98 @@ def _(m, mp):
     mp.setattr(m, "frequencies", lambda d, base: base ** (-1.0 * np.arange(d // 2) / d))
 
 
+@mutation("rope-scaling", "interpolation spares the fastest pair (YaRN's idea credited to PI)")
+def _(m, mp):
+    patch_source(m, mp, "interpolated", "return theta / scale",
+                 "return np.concatenate([theta[:1], theta[1:] / scale])")
+
+
+@mutation("rope-scaling", "YaRN ramp inverted: interpolates the fast pairs, keeps the slow ones")
+def _(m, mp):
+    patch_source(m, mp, "yarn", "(1 - gamma) * theta / scale + gamma * theta",
+                 "gamma * theta / scale + (1 - gamma) * theta")
+
+
+@mutation("rope-scaling", "YaRN ramp over the wavelength instead of the turns in L")
+def _(m, mp):
+    patch_source(m, mp, "yarn", "yarn_ramp(turns(theta, length), alpha, beta)",
+                 "yarn_ramp(2 * math.pi / theta, alpha, beta)")
+
+
+@mutation("rope-scaling", "YaRN ramp from beta down to alpha (bounds swapped)")
+def _(m, mp):
+    real = m.yarn_ramp
+    mp.setattr(m, "yarn_ramp", lambda r, alpha, beta: real(r, beta, alpha))
+
+
+@mutation("rope-scaling", "YaRN temperature applied to the query only")
+def _(m, mp):
+    patch_source(m, mp, "score", "rotate(k, n, theta, temperature)", "rotate(k, n, theta)")
+
+
+@mutation("rope-scaling", "YaRN temperature without the square: 1/t = 0.1 ln s + 1")
+def _(m, mp):
+    mp.setattr(m, "yarn_temperature", lambda scale: 1.0 / (0.1 * np.log(scale) + 1))
+
+
 # --- tiny-gpt -----------------------------------------------------------------------------------
 
 
 @mutation("tiny-gpt", "no causal mask")
 def _(m, mp):
-    patch_source(m, mp, "forward", "scores = np.where(np.tril(np.ones((t, t), dtype=bool)), scores, -np.inf)", "pass")
+    patch_source(m, mp, "attention", "scores = np.where(np.tril(np.ones((t, t), dtype=bool)), scores, -np.inf)", "pass")
 
 
 @mutation("tiny-gpt", "softmax backward without the subtraction of sum(dA * A)")
 def _(m, mp):
-    patch_source(m, mp, "loss_and_grads", "d_scores = a * (d_a - np.sum(d_a * a, axis=-1, keepdims=True))",
+    patch_source(m, mp, "attention_backward", "d_scores = a * (d_a - np.sum(d_a * a, axis=-1, keepdims=True))",
                  "d_scores = a * d_a")
-
-
-@mutation("tiny-gpt", "position embeddings get no gradient")
-def _(m, mp):
-    patch_source(m, mp, "loss_and_grads", 'g["P"][: inputs.shape[1]] = d_x.sum(axis=0)', "pass")
 
 
 @mutation("tiny-gpt", "keys' gradient without the 1/sqrt(d) scale")
 def _(m, mp):
-    patch_source(m, mp, "loss_and_grads", "d_k = d_scores.transpose(0, 2, 1) @ q / math.sqrt(d)",
-                 "d_k = d_scores.transpose(0, 2, 1) @ q")
+    patch_source(m, mp, "attention_backward", "d_kr = d_scores.transpose(0, 1, 3, 2) @ qr / math.sqrt(d_head)",
+                 "d_kr = d_scores.transpose(0, 1, 3, 2) @ qr")
+
+
+@mutation("tiny-gpt", "RoPE backward rotates the gradient forward (R dy, not R^T dy)")
+def _(m, mp):
+    mp.setattr(m, "rope_backward", m.rope)
+
+
+@mutation("tiny-gpt", "RMSNorm backward without the term through the mean square")
+def _(m, mp):
+    patch_source(m, mp, "rmsnorm_backward", "dx = r * dxhat - r**3 * x * np.mean(dxhat * x, axis=-1, keepdims=True)",
+                 "dx = r * dxhat")
+
+
+@mutation("tiny-gpt", "SwiGLU backward takes silu'(u) as sigmoid(u)")
+def _(m, mp):
+    patch_source(m, mp, "swiglu_backward", "sig * (1 + u * (1 - sig))", "sig")
+
+
+@mutation("tiny-gpt", "backprop drops the residual path around the feed-forward")
+def _(m, mp):
+    patch_source(m, mp, "loss_and_grads", "d_x = d_x + d_mlp_in", "d_x = d_mlp_in")
+
+
+@mutation("tiny-gpt", "weight decay added to the gradient (Adam with L2), not decoupled")
+def _(m, mp):
+    patch_source(m, mp, "adamw_step", "for k, w in p.items():",
+                 "g = {k: g[k] + c.weight_decay * w if w.ndim == 2 else g[k] for k, w in p.items()}\n"
+                 "    for k, w in p.items():",
+                 "if w.ndim == 2:\n            update = update + c.weight_decay * w", "pass")
+
+
+@mutation("tiny-gpt", "trained to predict the current character, not the next")
+def _(m, mp):
+    patch_source(m, mp, "loss_and_grads", "inputs, targets = tokens[:, :-1], tokens[:, 1:]",
+                 "inputs, targets = tokens[:, :-1], tokens[:, :-1]")
+
+
+@mutation("tiny-gpt", "sampler returns the character after the one it drew")
+def _(m, mp):
+    patch_source(m, mp, "sample", "np.minimum(draws, probs.shape[1] - 1)", "np.minimum(draws + 1, probs.shape[1] - 1)")
 
 
 # --- the tests ----------------------------------------------------------------------------------
