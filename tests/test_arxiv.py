@@ -726,7 +726,7 @@ from typer.testing import CliRunner
 from evollm.cli import app
 result = CliRunner().invoke(app, sys.argv[1:])
 heavy = sorted({m.split('.')[0] for m in sys.modules} & {"arxiv", "httpx", "requests", "lxml", "numpy"})
-print(json.dumps({"exit": result.exit_code, "heavy": heavy, "sources": "evollm.cli_sources" in sys.modules}))
+print(json.dumps({"exit": result.exit_code, "heavy": heavy, "sources": "evollm.cli.sources" in sys.modules}))
 """
 
 

@@ -407,7 +407,7 @@ def test_export_to_a_file_never_overwrites_without_force(cli, tmp_path):
     assert "wrote 8 entries as bibtex to" in result.stderr and result.stdout == ""
     target.write_text("mine", encoding="utf-8")
     result = cli("export", "--format", "bibtex", "-o", target, "--data", MINI)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 6, result.output  # ExitCode.FILE_EXISTS (was 1 before issue 20)
     assert "exists; use --force to overwrite it" in result.stderr
     assert target.read_text(encoding="utf-8") == "mine"
     result = cli("export", "--format", "bibtex", "-o", target, "--force", "--data", MINI)

@@ -137,17 +137,6 @@ def settings_rows(name: str) -> list[dict]:
     return rows
 
 
-def main(module_name: str, argv: list[str] | None = None) -> None:
-    """`python -m evollm.demos.NAME [--quick] [--seed N] [--set k=v] [--json]`: the same as
-    `evollm demo NAME ...`, through the same CLI (error messages, exit codes, rendering)."""
-    import sys
-
-    from evollm.cli import app
-
-    name = module_name.rsplit(".", 1)[-1].replace("_", "-")
-    app(["demo", name, *(sys.argv[1:] if argv is None else argv)])
-
-
 def result_json(spec: DemoSpec, result: Result, seconds: float) -> dict:
     return {
         "demo": spec.name,

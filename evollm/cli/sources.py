@@ -1,6 +1,6 @@
 """The commands that reach the network: `add --arxiv` and `check arxiv|links`.
 
-Like cli.py: parse, call one function of `evollm.sources`, render. `arxiv`, `requests` and `httpx`
+Like every command module: parse, call one function of `evollm.sources`, render. `arxiv`, `requests` and `httpx`
 are imported only when these commands run (the read commands never pay for them).
 """
 
@@ -12,8 +12,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from evollm.cli import DataOption, JsonOption, _console, _guard, _load, _print_json, app, command
+from evollm.cli.common import DataOption, JsonOption, commands_of, fail, group, load, output
 
+app = group()
+command = commands_of(app)
 check_app = typer.Typer(
     name="check",
     help="Check the knowledge base against arXiv, and its links against the web.",
@@ -22,11 +24,7 @@ check_app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(check_app, name="check")
-
-
-def check_command(*args, **kwargs):
-    """`check_app.command` with evollm's error boundary."""
-    return lambda func: check_app.command(*args, **kwargs)(_guard(func))
+check_command = commands_of(check_app)
 
 
 @contextmanager
@@ -37,7 +35,7 @@ def _progress(description: str):
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = _console(stderr=True)
+    console = output().console(stderr=True)
     if not console.is_terminal:  # not even a disabled bar: some rich versions leave a blank line
         yield lambda done, total: None
         return
@@ -77,7 +75,7 @@ def add(
 
     path, paper = drafts.add_from_arxiv(arxiv_id, entry_id=entry_id, data=data, kind=kind, force=force)
     print(visible(str(path)))
-    err = _console(stderr=True)
+    err = output().console(stderr=True)
     err.print(visible(f"Drafted {paper.title!r} ({paper.arxiv_id}) as {path.stem}."), markup=False, soft_wrap=True)
     err.print("Next: write problem and solution, replace the labs placeholder, delete `status: draft`; "
               "then run evollm validate.", markup=False, soft_wrap=True)
@@ -105,9 +103,9 @@ def check_arxiv(
 
     from evollm.text import visible
 
-    kb = _load(data)
+    kb = load(data)
     entries = compare.select_entries(kb, ids or [])
-    err = _console(stderr=True)
+    err = output().console(stderr=True)
     if not entries:
         err.print("No entry has an arXiv id.", markup=False)
         return
@@ -117,7 +115,7 @@ def check_arxiv(
         compare.apply_fixes(kb, report, data)
     remaining = report.remaining
     if as_json:
-        _print_json([{"id": m.entry_id, "arxiv": m.arxiv_id, "field": m.field, "ours": m.ours, "arxiv_value": m.theirs,
+        output().json([{"id": m.entry_id, "arxiv": m.arxiv_id, "field": m.field, "ours": m.ours, "arxiv_value": m.theirs,
                       "note": m.note, "fixable": m.fixable, "fixed": (m.entry_id, m.field) in report.fixed_fields}
                      for m in report.mismatches])
     else:
@@ -126,7 +124,7 @@ def check_arxiv(
         if remaining:
             from evollm.render.sources import mismatch_table
 
-            _console().print(mismatch_table(remaining))
+            output().console().print(mismatch_table(remaining))
     answers = report.answers
     source = f"{answers.requests} request{'s' if answers.requests != 1 else ''}"
     if answers.cached:
@@ -147,7 +145,7 @@ def check_arxiv(
     if remaining:
         if not fix and any(m.fixable for m in remaining):
             err.print("evollm check arxiv --fix rewrites titles and authors.", markup=False)
-        raise typer.Exit(1)
+        raise fail()
 
 
 # --- check links ------------------------------------------------------------------------------
@@ -170,23 +168,23 @@ def check_links(
         raise UsageError(f"--concurrency must be 1 or more, got {concurrency}")
     if not timeout > 0:
         raise UsageError(f"--timeout must be more than 0 seconds, got {timeout}")
-    kb = _load(data)
+    kb = load(data)
     entries = [kb.resolve(i) for i in dict.fromkeys(ids)] if ids else list(kb)
     with _progress("checking links") as progress:
         findings = links.check_entries(entries, concurrency=concurrency, timeout=timeout, progress=progress)
     if as_json:
-        _print_json([{"id": f.entry_id, "where": f.where, "url": f.link.url, "state": f.link.state,
+        output().json([{"id": f.entry_id, "where": f.where, "url": f.link.url, "state": f.link.state,
                       "status": f.link.status, "detail": f.link.detail, "final_url": f.link.final_url}
                      for f in findings])
     problems = [f for f in findings if f.link.state != "ok"]
     if problems and not as_json:
         from evollm.render.sources import links_table
 
-        _console().print(links_table(problems))
+        output().console().print(links_table(problems))
     counts = {state: sum(f.link.state == state for f in findings) for state in ("dead", "redirected", "blocked")}
     distinct = len({f.link.url for f in findings})
-    _console(stderr=True).print(
+    output().console(stderr=True).print(
         f"{distinct} links of {len(entries)} entries checked: "
         + ", ".join(f"{n} {state}" for state, n in counts.items()) + ".", markup=False, soft_wrap=True)
     if counts["dead"]:
-        raise typer.Exit(1)
+        raise fail()

@@ -1,0 +1,199 @@
+"""The lineage commands: tree, path, diff, uses, learn."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from evollm.cli.common import (
+    DataOption,
+    JsonOption,
+    commands_of,
+    group,
+    load,
+    output,
+)
+
+app = group()
+command = commands_of(app)
+
+
+# --- lineage ------------------------------------------------------------------------------
+
+
+@command()
+def tree(
+    entry_id: Annotated[Optional[str], typer.Argument(metavar="ID", help="Draw this entry's descendants.")] = None,
+    family: Annotated[Optional[str], typer.Option("--family", help="Draw a whole family from its oldest member.")] = None,
+    ancestors: Annotated[bool, typer.Option("--ancestors", help="Draw ancestors instead of descendants.")] = False,
+    depth: Annotated[Optional[int], typer.Option("--depth", help="At most this many generations.")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="The whole knowledge base, from every root.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="text, mermaid (flowchart) or dot (Graphviz).")] = "text",
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Family trees and lineage: an entry's descendants (or ancestors), a family, or everything."""
+    from evollm import graph, query
+    from evollm.errors import UsageError
+
+    if sum(x is not None and x is not False for x in (entry_id, family, everything or None)) != 1:
+        raise UsageError("give one of: an ID, --family NAME or --all (e.g. evollm tree --family bert)")
+    if depth is not None and depth < 1:
+        raise UsageError(f"--depth must be 1 or more, got {depth}")
+    if fmt not in ("text", "mermaid", "dot"):
+        raise UsageError(f"unknown format {fmt!r}; accepted: text, mermaid, dot")
+    kb = load(data)
+    if everything:
+        forest = graph.whole_forest(kb)
+        title = "Every entry, from its roots"
+    elif family is not None:
+        name = query.check_family(kb, family)
+        forest = graph.family_forest(kb, name)
+        title = f"The {name} family"
+    else:
+        root = kb.resolve(entry_id)
+        forest = [graph.build_tree(kb, root.id, upward=ancestors, depth=depth)]
+        title = f"{'Ancestors' if ancestors else 'Descendants'} of {root.name}"
+    if as_json:
+        output().json([_node_json(node) for node in forest])
+        return
+    if fmt != "text":
+        from evollm.export import graphs
+
+        output().write(graphs.GRAPH_FORMATS[fmt](kb, forest, title))
+        return
+    from evollm.render.tree import lineage_tree
+
+    output().emit(lineage_tree(forest, kb.entries, title))
+
+
+def _node_json(node) -> dict:
+    out = {"id": node.id, "relation": node.relation, "repeat": node.repeat, "children": []}
+    stack = [(node, out)]
+    while stack:
+        current, target = stack.pop()
+        for child in current.children:
+            child_out = {"id": child.id, "relation": child.relation, "repeat": child.repeat, "children": []}
+            target["children"].append(child_out)
+            stack.append((child, child_out))
+    return out
+
+
+@command()
+def path(
+    start: Annotated[str, typer.Argument(metavar="A", help="The older entry.")],
+    goal: Annotated[str, typer.Argument(metavar="B", help="The newer entry.")],
+    every: Annotated[bool, typer.Option("--all", help="Every chain, shortest first.")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="With --all: at most this many chains.")] = 20,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The chain of lineage from A to B, each step with its relation and note."""
+    from evollm import graph
+    from evollm.errors import NotFound, UsageError
+
+    if limit < 1:
+        raise UsageError("--limit must be at least 1")
+    if every and limit > graph.MAX_PATHS:
+        raise UsageError(f"--limit is at most {graph.MAX_PATHS} chains with --all, got {limit}")
+    kb = load(data)
+    a, b = kb.resolve(start), kb.resolve(goal)
+    if every:
+        chains, more = graph.all_paths(kb, a.id, b.id, limit)
+    else:
+        shortest = graph.shortest_path(kb, a.id, b.id)
+        chains, more = ([shortest] if shortest else []), False
+    if not chains:
+        hint = f"; {b.id} is an ancestor of {a.id}: try evollm path {b.id} {a.id}" if graph.shortest_path(kb, b.id, a.id) else ""
+        raise NotFound(f"no lineage leads from {a.id} to {b.id}{hint}")
+    steps = [graph.chain_steps(kb, chain) for chain in chains]
+    if as_json:
+        output().json([[{"id": i, "relation": r, "note": n} for i, r, n in chain] for chain in steps])
+        return
+    from evollm.render.lineage import path_steps
+
+    output().emit(path_steps(kb.entries, steps, more, width=output().width))
+
+
+@command()
+def diff(
+    first: Annotated[str, typer.Argument(metavar="A")],
+    second: Annotated[str, typer.Argument(metavar="B")],
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Two entries side by side, what B adds or drops, and their nearest common ancestor."""
+    from evollm import graph, query
+
+    kb = load(data)
+    a, b = kb.resolve(first), kb.resolve(second)
+    adds = [u for u in b.uses if u not in a.uses]
+    drops = [u for u in a.uses if u not in b.uses]
+    common_id = graph.nearest_common_ancestor(kb, a.id, b.id)
+    if as_json:
+        output().json({"a": query.entry_json(a), "b": query.entry_json(b), "adds": adds, "drops": drops,
+                     "common_ancestor": common_id})
+        return
+    from evollm.render.lineage import diff_table
+
+    names = lambda ids: [kb.entries[i].name for i in ids]  # noqa: E731
+    output().console().print(diff_table(a, b, kb.entries.get(common_id), adds, drops, names))
+
+
+@command()
+def uses(
+    technique: Annotated[str, typer.Argument(metavar="TECHNIQUE", help="A technique entry: rope, gqa, swiglu, moe, ...")],
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The entries that adopted a technique, in date order, the first adopter marked."""
+    kb = load(data)
+    tech = kb.resolve(technique)
+    adopters = kb.adopters(tech.id)
+    if as_json:
+        output().json([{"id": e.id, "name": e.name, "date": e.date, "first": i == 0} for i, e in enumerate(adopters)])
+        return
+    if not adopters:
+        output().console(stderr=True).print(f"No entry lists {tech.id} in its uses.", markup=False)
+        return
+    from evollm.render.lineage import adopters_table
+
+    output().console().print(adopters_table(tech, adopters))
+
+
+@command()
+def learn(
+    entry_id: Annotated[str, typer.Argument(metavar="ID")],
+    most: Annotated[Optional[int], typer.Option("--max", help="At most this many entries (the nearest ancestors).")] = None,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A reading order for ID: its ancestors, each before what builds on it, then ID itself."""
+    from evollm import graph, query
+    from evollm.errors import UsageError
+
+    if most is not None and most < 1:
+        raise UsageError(f"--max must be 1 or more, got {most}")
+    kb = load(data)
+    target = kb.resolve(entry_id)
+    order = graph.reading_order(kb, target.id, most)
+    items = [(kb.entries[i], _why(kb, i, order)) for i in order]
+    if as_json:
+        output().json([{**query.entry_json(e), "why": why} for e, why in items])
+        return
+    from evollm.render.lineage import reading_list
+
+    output().console().print(reading_list(items, target))
+
+
+def _why(kb, entry_id: str, order: list[str]) -> str:
+    """Why an entry is on a reading list: what a later entry on the list took from it."""
+    later = set(order[order.index(entry_id) + 1:])
+    for child, link in kb.children(entry_id):
+        if child in later and link.note:
+            return f"{kb.entries[child].name} {link.relation} it: {link.note}"
+    entry = kb.entries[entry_id]
+    return entry.key_ideas[0] if entry.key_ideas else ""
+
+

@@ -1,0 +1,179 @@
+"""The read commands: timeline, show, search, validate, stats."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from evollm.cli.common import (
+    DataOption,
+    FamilyOption,
+    JsonOption,
+    KindOption,
+    LabOption,
+    TopicOption,
+    YearOption,
+    commands_of,
+    filtered,
+    group,
+    load,
+    output,
+)
+
+app = group()
+command = commands_of(app)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+@command()
+def timeline(
+    years: Annotated[Optional[str], typer.Argument(metavar="YEARS", help="A year (2019) or a range (2017..2020); none for an overview.")] = None,
+    lab: LabOption = None,
+    kind: KindOption = None,
+    topic: TopicOption = None,
+    family: FamilyOption = None,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Papers and models year by year, sorted by date."""
+    from evollm import query
+
+    kb, entries = filtered(data, years, lab, kind, topic, family)
+    narrowed = years is not None or any(v is not None for v in (lab, kind, topic, family))
+    if as_json:
+        output().json(query.entries_json(entries))
+        return
+    from evollm.render import timeline as render
+
+    eras = query.load_eras()
+    if narrowed:
+        output().emit(render.year_tables(entries, eras, width=output().width))
+    else:
+        output().console().print(render.overview(query.overview_rows(kb, eras)))
+        output().console(stderr=True).print("Show one year with: evollm timeline 2019", style="dim")
+
+
+@command()
+def show(
+    entry_id: Annotated[str, typer.Argument(metavar="ID", help="An id, alias or loose spelling (GPT2, gpt-2).")],
+    open_link: Annotated[Optional[str], typer.Option("--open", help="Open a link in the browser: paper or code.")] = None,
+    run_demo: Annotated[bool, typer.Option("--run-demo", help="Run the entry's reference implementation.")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="With --run-demo: the short version.")] = False,
+    sources: Annotated[bool, typer.Option("--sources", help="List each number with the page it rests on.")] = False,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The card of one paper or model: problem, solution, key ideas, size, labs, lineage."""
+    from evollm import graph, query
+    from evollm.errors import NotFound, UsageError
+
+    if open_link is not None and open_link not in ("paper", "code"):
+        raise UsageError(f"--open takes paper or code, not {open_link!r}")
+    kb = load(data)
+    entry = kb.resolve(entry_id)
+    if run_demo:
+        if not entry.demo:
+            with_demo = ", ".join(f"{e.id} ({e.demo})" for e in kb if e.demo) or "none"
+            raise NotFound(f"{entry.id} has no demo; entries with one: {with_demo}")
+        from evollm.cli.demos import run_demo
+
+        run_demo(entry.demo, seed=0, quick=quick, overrides=[], as_json=as_json)
+        return
+    if open_link is not None:
+        url = entry.links.get(open_link)
+        if not url:
+            raise NotFound(f"{entry.id} has no {open_link} link")
+        import webbrowser
+
+        webbrowser.open(url)
+        output().console(stderr=True).print(f"opened {url}", markup=False)
+        return
+    parents = [(kb.entries[p.id], p.relation, p.note) for p in entry.lineage]
+    children = [(kb.entries[c], link.relation, link.note) for c, link in kb.children(entry.id)]
+    adopted_by = kb.adopters(entry.id)
+    influenced = len(graph.descendants(kb, entry.id, depth=2))
+    if as_json:
+        data_out = query.entry_json(entry)
+        data_out["children"] = [{"id": c.id, "relation": r, "note": n} for c, r, n in children]
+        data_out["influenced"] = influenced
+        data_out["adopted_by"] = [e.id for e in adopted_by]
+        data_out["local_correction"] = entry.id in kb.overridden
+        output().json(data_out)
+        return
+    from evollm.render.card import card
+
+    output().emit(card(
+        entry, parents=parents, children=children, uses=[kb.entries[u] for u in entry.uses],
+        adopted_by=adopted_by, influenced=influenced, overridden=entry.id in kb.overridden,
+        path=str(kb.paths[entry.id]), width=output().width, sources=sources,
+    ))
+
+
+@command()
+def search(
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="Words to look for in names, titles and write-ups.")],
+    limit: Annotated[int, typer.Option("--limit", help="Show at most this many matches.")] = 20,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ranked matches over names, aliases, titles, problems, solutions and key ideas."""
+    from evollm import query
+
+    if not text.strip():
+        from evollm.errors import UsageError
+
+        raise UsageError("empty search text; give one or more words, e.g. evollm search attention")
+    kb = load(data)
+    hits = query.search(kb, text, limit)
+    if as_json:
+        output().json([{**query.entry_json(e), "score": round(s, 2)} for s, e in hits])
+        return
+    if not hits:
+        output().console(stderr=True).print(f"No entry matches {text!r}.", markup=False)
+        return
+    from evollm.render.timeline import search_hits
+
+    output().emit(search_hits([entry for _, entry in hits], width=output().width))
+
+
+@command()
+def validate(data: DataOption = None) -> None:
+    """Check every entry and every rule across entries; list each problem as path:line."""
+    from evollm.text import visible
+
+    kb = load(data, use_cache=False)  # always the files themselves: the cache is not evidence
+    err = output().console(stderr=True)
+    for warning in kb.warnings:
+        err.print(visible(f"warning: {warning}"), markup=False, soft_wrap=True)  # file names are data
+    err.print(f"{len(kb)} entries, valid.", markup=False)
+
+
+@command()
+def stats(
+    year: YearOption = None,
+    lab: LabOption = None,
+    kind: KindOption = None,
+    topic: TopicOption = None,
+    family: FamilyOption = None,
+    top: Annotated[int, typer.Option("--top", help="Rows of the lab and topic tables (the most frequent).")] = 12,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """How many entries there are by year, kind, architecture, family, lab and topic."""
+    from evollm.errors import UsageError
+    from evollm.export.charts import tallies
+
+    if top < 1:
+        raise UsageError(f"--top must be 1 or more, got {top}")
+    _, entries = filtered(data, year, lab, kind, topic, family)
+    counts = tallies(entries)
+    if as_json:
+        output().json({"entries": len(entries), **{f"by_{name}": dict(rows) for name, rows in counts.items()}})
+        return
+    from evollm.render.stats import stats_view
+
+    console = output().console()
+    console.print(stats_view(len(entries), counts, top=top, width=console.width))
