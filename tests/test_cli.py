@@ -46,10 +46,10 @@ def test_timeline_overview(cli):
     (["timeline", "--kind", "toy"], "unknown kind 'toy'"),
     (["timeline", "--family", "nope"], "unknown family 'nope'; known families: Dec, Enc"),
     (["tree", "--family", "nope"], "unknown family"),
-    (["tree", "attn", "--depth", "-1"], "--depth must be 1 or more"),
+    (["tree", "attn", "--depth", "-1"], "Invalid value for '--depth'"),  # Typer checks min=1 (issue 20)
     (["tree"], "give one of: an ID, --family NAME or --all"),
     (["search", "  "], "empty search text"),
-    (["show", "attn", "--open", "homepage"], "--open takes paper or code"),
+    (["show", "attn", "--open", "homepage"], "'homepage' is not one of 'paper', 'code', 'blog'"),  # a Typer choice (issue 20)
 ])
 def test_usage_errors_exit_2(cli, args, message):
     result = cli(*args, "--data", MINI)

@@ -12,6 +12,7 @@ import typer
 from evollm import __version__
 from evollm.cli import demos, export, lineage, read, sources
 from evollm.cli.common import begin
+from evollm.errors import ExitCode
 
 app = typer.Typer(
     name="evollm",
@@ -29,7 +30,7 @@ for _group in (read, lineage, demos, sources, export):
 def _version(value: bool) -> None:
     if value:
         print(f"evollm {__version__}")
-        raise typer.Exit()
+        raise typer.Exit(int(ExitCode.OK))
 
 
 @app.callback()

@@ -10,12 +10,14 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional, TextIO
 
 import typer
 
 from evollm.errors import EvollmError, ExitCode, InvalidKnowledgeBase
+from evollm.vocab import LINK_KINDS
 
 DataOption = Annotated[
     Optional[Path],
@@ -29,6 +31,14 @@ FamilyOption = Annotated[Optional[str], typer.Option("--family", help="Only entr
 YearOption = Annotated[
     Optional[str], typer.Option("--year", help="Only entries of this year (2019) or range (2017..2020).")
 ]
+
+
+# Choices Typer checks and lists in --help (an Enum works with every Typer this package allows).
+TreeFormat = Enum("TreeFormat", {name: name for name in ("text", "mermaid", "dot")}, type=str)
+ExportFormat = Enum("ExportFormat", {name: name for name in ("json", "yaml", "csv", "bibtex", "markdown", "html")},
+                    type=str)
+LinkKind = Enum("LinkKind", {name: name for name in LINK_KINDS}, type=str)
+PlotName = Enum("PlotName", {name: name for name in ("params", "context", "tokens", "compute", "count")}, type=str)
 
 
 def group() -> typer.Typer:

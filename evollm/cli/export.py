@@ -9,10 +9,12 @@ import typer
 
 from evollm.cli.common import (
     DataOption,
+    ExportFormat,
     FamilyOption,
     JsonOption,
     KindOption,
     LabOption,
+    PlotName,
     TopicOption,
     YearOption,
     commands_of,
@@ -26,7 +28,6 @@ command = commands_of(app)
 
 
 _FORMATS = "json, yaml, csv, bibtex, markdown, html"
-_PLOTS = ("params", "context", "tokens", "compute", "count")
 
 
 def _power_tick(value: float) -> str:
@@ -52,7 +53,8 @@ _CHARTS = {
 
 @command()
 def export(
-    fmt: Annotated[Optional[str], typer.Option("--format", help=f"{_FORMATS} (default: from the -o file's suffix).",
+    fmt: Annotated[Optional[ExportFormat], typer.Option("--format", case_sensitive=False,
+                                                        help="default: from the -o file's suffix.",
                                                show_default=False)] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to this file instead of stdout.",
                                                    show_default=False)] = None,
@@ -68,6 +70,7 @@ def export(
     from evollm.errors import CannotWrite, NotFound, UsageError
     from evollm.export import EXPORTERS, format_for
 
+    fmt = fmt.value if fmt is not None else None
     if fmt is None:
         fmt = format_for(output) if output is not None else None
         if fmt is None:
@@ -102,25 +105,21 @@ def export(
 
 @command()
 def plot(
-    what: Annotated[str, typer.Argument(metavar="WHAT", help="params, context, tokens or compute over time (log scale), or count (entries per year).")],
+    what: Annotated[PlotName, typer.Argument(metavar="WHAT", case_sensitive=False, help="params, context, tokens or compute over time (log scale), or count (entries per year).")],
     year: YearOption = None,
     lab: LabOption = None,
     kind: KindOption = None,
     topic: TopicOption = None,
     family: FamilyOption = None,
-    height: Annotated[Optional[int], typer.Option("--height", help="Rows of the chart (default: fits the terminal).",
+    height: Annotated[Optional[int], typer.Option("--height", min=10, help="Rows of the chart (default: fits the terminal).",
                                                   show_default=False)] = None,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Charts in the terminal: parameters, context, training tokens or compute over time, or entries per year."""
-    from evollm.errors import UsageError
     from evollm.export import charts
 
-    if what not in _PLOTS:
-        raise UsageError(f"unknown plot {what!r}; accepted: {', '.join(_PLOTS)}")
-    if height is not None and height < 10:
-        raise UsageError(f"--height must be 10 or more, got {height}")
+    what = what.value
     _, entries = filtered(data, year, lab, kind, topic, family)
     if what == "count":
         if as_json:

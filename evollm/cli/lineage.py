@@ -9,6 +9,7 @@ import typer
 from evollm.cli.common import (
     DataOption,
     JsonOption,
+    TreeFormat,
     commands_of,
     group,
     load,
@@ -27,9 +28,10 @@ def tree(
     entry_id: Annotated[Optional[str], typer.Argument(metavar="ID", help="Draw this entry's descendants.")] = None,
     family: Annotated[Optional[str], typer.Option("--family", help="Draw a whole family from its oldest member.")] = None,
     ancestors: Annotated[bool, typer.Option("--ancestors", help="Draw ancestors instead of descendants.")] = False,
-    depth: Annotated[Optional[int], typer.Option("--depth", help="At most this many generations.")] = None,
+    depth: Annotated[Optional[int], typer.Option("--depth", min=1, help="At most this many generations.")] = None,
     everything: Annotated[bool, typer.Option("--all", help="The whole knowledge base, from every root.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="text, mermaid (flowchart) or dot (Graphviz).")] = "text",
+    fmt: Annotated[TreeFormat, typer.Option("--format", case_sensitive=False,
+                                            help="text, mermaid (flowchart) or dot (Graphviz).")] = TreeFormat.text,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -39,10 +41,7 @@ def tree(
 
     if sum(x is not None and x is not False for x in (entry_id, family, everything or None)) != 1:
         raise UsageError("give one of: an ID, --family NAME or --all (e.g. evollm tree --family bert)")
-    if depth is not None and depth < 1:
-        raise UsageError(f"--depth must be 1 or more, got {depth}")
-    if fmt not in ("text", "mermaid", "dot"):
-        raise UsageError(f"unknown format {fmt!r}; accepted: text, mermaid, dot")
+    fmt = fmt.value
     kb = load(data)
     if everything:
         forest = graph.whole_forest(kb)
@@ -85,7 +84,7 @@ def path(
     start: Annotated[str, typer.Argument(metavar="A", help="The older entry.")],
     goal: Annotated[str, typer.Argument(metavar="B", help="The newer entry.")],
     every: Annotated[bool, typer.Option("--all", help="Every chain, shortest first.")] = False,
-    limit: Annotated[int, typer.Option("--limit", help="With --all: at most this many chains.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="With --all: at most this many chains.")] = 20,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -93,8 +92,6 @@ def path(
     from evollm import graph
     from evollm.errors import NotFound, UsageError
 
-    if limit < 1:
-        raise UsageError("--limit must be at least 1")
     if every and limit > graph.MAX_PATHS:
         raise UsageError(f"--limit is at most {graph.MAX_PATHS} chains with --all, got {limit}")
     kb = load(data)
@@ -165,16 +162,13 @@ def uses(
 @command()
 def learn(
     entry_id: Annotated[str, typer.Argument(metavar="ID")],
-    most: Annotated[Optional[int], typer.Option("--max", help="At most this many entries (the nearest ancestors).")] = None,
+    most: Annotated[Optional[int], typer.Option("--max", min=1, help="At most this many entries (the nearest ancestors).")] = None,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """A reading order for ID: its ancestors, each before what builds on it, then ID itself."""
     from evollm import graph, query
-    from evollm.errors import UsageError
 
-    if most is not None and most < 1:
-        raise UsageError(f"--max must be 1 or more, got {most}")
     kb = load(data)
     target = kb.resolve(entry_id)
     order = graph.reading_order(kb, target.id, most)

@@ -12,6 +12,7 @@ from evollm.cli.common import (
     JsonOption,
     KindOption,
     LabOption,
+    LinkKind,
     TopicOption,
     YearOption,
     commands_of,
@@ -59,7 +60,8 @@ def timeline(
 @command()
 def show(
     entry_id: Annotated[str, typer.Argument(metavar="ID", help="An id, alias or loose spelling (GPT2, gpt-2).")],
-    open_link: Annotated[Optional[str], typer.Option("--open", help="Open a link in the browser: paper or code.")] = None,
+    open_link: Annotated[Optional[LinkKind], typer.Option(
+        "--open", case_sensitive=False, help="Open one of the card's links in the browser.")] = None,
     run_demo: Annotated[bool, typer.Option("--run-demo", help="Run the entry's reference implementation.")] = False,
     quick: Annotated[bool, typer.Option("--quick", help="With --run-demo: the short version.")] = False,
     sources: Annotated[bool, typer.Option("--sources", help="List each number with the page it rests on.")] = False,
@@ -68,10 +70,8 @@ def show(
 ) -> None:
     """The card of one paper or model: problem, solution, key ideas, size, labs, lineage."""
     from evollm import graph, query
-    from evollm.errors import NotFound, UsageError
+    from evollm.errors import NotFound
 
-    if open_link is not None and open_link not in ("paper", "code"):
-        raise UsageError(f"--open takes paper or code, not {open_link!r}")
     kb = load(data)
     entry = kb.resolve(entry_id)
     if run_demo:
@@ -83,13 +83,20 @@ def show(
         run_demo(entry.demo, seed=0, quick=quick, overrides=[], as_json=as_json)
         return
     if open_link is not None:
-        url = entry.links.get(open_link)
+        from evollm.text import visible
+
+        kind = open_link.value
+        url = entry.links.get(kind)
         if not url:
-            raise NotFound(f"{entry.id} has no {open_link} link")
+            has = ", ".join(entry.links) or "none"
+            raise NotFound(f"{entry.id} has no {kind} link; its links: {has}")
         import webbrowser
 
-        webbrowser.open(url)
-        output().console(stderr=True).print(f"opened {url}", markup=False)
+        if webbrowser.open(url):
+            output().note(visible(f"opened {url}"))
+        else:  # no browser here (a server, a container): the link itself is the answer
+            output().write(visible(url) + "\n")
+            output().note("no browser could be opened; the link is printed above")
         return
     parents = [(kb.entries[p.id], p.relation, p.note) for p in entry.lineage]
     children = [(kb.entries[c], link.relation, link.note) for c, link in kb.children(entry.id)]
@@ -115,7 +122,7 @@ def show(
 @command()
 def search(
     text: Annotated[str, typer.Argument(metavar="TEXT", help="Words to look for in names, titles and write-ups.")],
-    limit: Annotated[int, typer.Option("--limit", help="Show at most this many matches.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many matches.")] = 20,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -158,16 +165,13 @@ def stats(
     kind: KindOption = None,
     topic: TopicOption = None,
     family: FamilyOption = None,
-    top: Annotated[int, typer.Option("--top", help="Rows of the lab and topic tables (the most frequent).")] = 12,
+    top: Annotated[int, typer.Option("--top", min=1, help="Rows of the lab and topic tables (the most frequent).")] = 12,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """How many entries there are by year, kind, architecture, family, lab and topic."""
-    from evollm.errors import UsageError
     from evollm.export.charts import tallies
 
-    if top < 1:
-        raise UsageError(f"--top must be 1 or more, got {top}")
     _, entries = filtered(data, year, lab, kind, topic, family)
     counts = tallies(entries)
     if as_json:

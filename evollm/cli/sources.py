@@ -155,7 +155,7 @@ def check_arxiv(
 def check_links(
     ids: Annotated[Optional[list[str]], typer.Argument(
         metavar="IDS", help="Only these entries; default: all.", show_default=False)] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", help="At most this many requests at once.")] = 8,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="At most this many requests at once.")] = 8,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds for each request in all (connecting and the answer).")] = 10.0,
     data: DataOption = None,
     as_json: JsonOption = False,
@@ -164,8 +164,6 @@ def check_links(
     from evollm.errors import UsageError
     from evollm.sources import links
 
-    if concurrency < 1:
-        raise UsageError(f"--concurrency must be 1 or more, got {concurrency}")
     if not timeout > 0:
         raise UsageError(f"--timeout must be more than 0 seconds, got {timeout}")
     kb = load(data)
