@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 import re
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -199,3 +201,98 @@ def entries_json(entries: Iterable) -> list[dict]:
 
 def entry_json(entry) -> dict:
     return entry.model_dump(mode="json", exclude_none=True)
+
+
+# --- answers: what the read commands show, each with its JSON shape -----------------------------
+
+
+@dataclass(frozen=True)
+class Card:
+    """`show`'s answer: an entry with its neighbourhood in the lineage."""
+
+    entry: object
+    parents: list  # (entry, relation, note)
+    children: list  # (entry, relation, note)
+    uses: list
+    adopted_by: list
+    influenced: int  # descendants within two generations
+    local_correction: bool  # a file of the user's own replaces the shipped entry
+    path: str
+
+    def to_json(self) -> dict:
+        return {**entry_json(self.entry),
+                "children": [{"id": c.id, "relation": r, "note": n} for c, r, n in self.children],
+                "influenced": self.influenced, "adopted_by": [e.id for e in self.adopted_by],
+                "local_correction": self.local_correction}
+
+
+def card(kb: KnowledgeBase, entry) -> Card:
+    from evollm import graph
+
+    return Card(
+        entry,
+        parents=[(kb.entries[p.id], p.relation, p.note) for p in entry.lineage],
+        children=[(kb.entries[c], link.relation, link.note) for c, link in kb.children(entry.id)],
+        uses=[kb.entries[u] for u in entry.uses],
+        adopted_by=kb.adopters(entry.id),
+        influenced=len(graph.descendants(kb, entry.id, depth=2)),
+        local_correction=entry.id in kb.overridden,
+        path=str(kb.paths[entry.id]),
+    )
+
+
+@dataclass(frozen=True)
+class Hits:
+    """`search`'s answer: (score, entry), best first."""
+
+    text: str
+    ranked: list
+
+    def to_json(self) -> list[dict]:
+        return [{**entry_json(e), "score": round(s, 2)} for s, e in self.ranked]
+
+    @property
+    def entries(self) -> list:
+        return [entry for _, entry in self.ranked]
+
+
+def hits(kb: KnowledgeBase, text: str, limit: int = 20) -> Hits:
+    return Hits(text, search(kb, text, limit))
+
+
+@dataclass(frozen=True)
+class Tallies:
+    """`stats`'s answer: how many entries, and (value, count) rows by year, kind, architecture, family,
+    lab and topic."""
+
+    entries: int
+    counts: dict
+
+    def to_json(self) -> dict:
+        return {"entries": self.entries, **{f"by_{name}": dict(rows) for name, rows in self.counts.items()}}
+
+
+def tallies(entries) -> Tallies:
+    """(value, count) by year, kind, architecture, family, lab and topic.
+
+    Years and kinds keep their natural order; the others run from the most common down.
+    An entry with several labs or topics counts once under each.
+    """
+    from evollm.vocab import KINDS
+
+    entries = list(entries)
+
+    def ranked(counter: Counter) -> list[tuple[str, int]]:
+        return sorted(counter.items(), key=lambda item: (-item[1], item[0].casefold()))
+
+    years = Counter(str(e.year) for e in entries)
+    kinds = Counter(e.kind for e in entries)
+    return Tallies(len(entries), {
+        "year": sorted(years.items()),
+        "kind": [(k, kinds[k]) for k in KINDS if kinds[k]],
+        "architecture": ranked(Counter(e.architecture for e in entries if e.architecture)),
+        "family": ranked(Counter(e.family for e in entries if e.family)),
+        "lab": ranked(Counter(lab for e in entries for lab in dict.fromkeys(e.labs))),
+        "topic": ranked(Counter(t for e in entries for t in dict.fromkeys(e.topics))),
+    })
+

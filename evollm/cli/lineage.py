@@ -54,8 +54,9 @@ def tree(
         root = kb.resolve(entry_id)
         forest = [graph.build_tree(kb, root.id, upward=ancestors, depth=depth)]
         title = f"{'Ancestors' if ancestors else 'Descendants'} of {root.name}"
+    answer = graph.Forest(forest, title)
     if as_json:
-        output().json([_node_json(node) for node in forest])
+        output().json(answer)
         return
     if fmt != "text":
         from evollm.export import graphs
@@ -65,18 +66,6 @@ def tree(
     from evollm.render.tree import lineage_tree
 
     output().emit(lineage_tree(forest, kb.entries, title))
-
-
-def _node_json(node) -> dict:
-    out = {"id": node.id, "relation": node.relation, "repeat": node.repeat, "children": []}
-    stack = [(node, out)]
-    while stack:
-        current, target = stack.pop()
-        for child in current.children:
-            child_out = {"id": child.id, "relation": child.relation, "repeat": child.repeat, "children": []}
-            target["children"].append(child_out)
-            stack.append((child, child_out))
-    return out
 
 
 @command()
@@ -104,13 +93,13 @@ def path(
     if not chains:
         hint = f"; {b.id} is an ancestor of {a.id}: try evollm path {b.id} {a.id}" if graph.shortest_path(kb, b.id, a.id) else ""
         raise NotFound(f"no lineage leads from {a.id} to {b.id}{hint}")
-    steps = [graph.chain_steps(kb, chain) for chain in chains]
+    answer = graph.Paths([graph.chain_steps(kb, chain) for chain in chains], more)
     if as_json:
-        output().json([[{"id": i, "relation": r, "note": n} for i, r, n in chain] for chain in steps])
+        output().json(answer)
         return
     from evollm.render.lineage import path_steps
 
-    output().emit(path_steps(kb.entries, steps, more, width=output().width))
+    output().emit(path_steps(kb.entries, answer.steps, answer.more, width=output().width))
 
 
 @command()
@@ -121,21 +110,18 @@ def diff(
     as_json: JsonOption = False,
 ) -> None:
     """Two entries side by side, what B adds or drops, and their nearest common ancestor."""
-    from evollm import graph, query
+    from evollm import graph
 
     kb = load(data)
-    a, b = kb.resolve(first), kb.resolve(second)
-    adds = [u for u in b.uses if u not in a.uses]
-    drops = [u for u in a.uses if u not in b.uses]
-    common_id = graph.nearest_common_ancestor(kb, a.id, b.id)
+    answer = graph.diff(kb, kb.resolve(first), kb.resolve(second))
     if as_json:
-        output().json({"a": query.entry_json(a), "b": query.entry_json(b), "adds": adds, "drops": drops,
-                     "common_ancestor": common_id})
+        output().json(answer)
         return
     from evollm.render.lineage import diff_table
 
     names = lambda ids: [kb.entries[i].name for i in ids]  # noqa: E731
-    output().console().print(diff_table(a, b, kb.entries.get(common_id), adds, drops, names))
+    output().console().print(diff_table(answer.a, answer.b, kb.entries.get(answer.common_ancestor), answer.adds,
+                                        answer.drops, names))
 
 
 @command()
@@ -145,18 +131,19 @@ def uses(
     as_json: JsonOption = False,
 ) -> None:
     """The entries that adopted a technique, in date order, the first adopter marked."""
+    from evollm import graph
+
     kb = load(data)
-    tech = kb.resolve(technique)
-    adopters = kb.adopters(tech.id)
+    answer = graph.adoption(kb, kb.resolve(technique))
     if as_json:
-        output().json([{"id": e.id, "name": e.name, "date": e.date, "first": i == 0} for i, e in enumerate(adopters)])
+        output().json(answer)
         return
-    if not adopters:
-        output().console(stderr=True).print(f"No entry lists {tech.id} in its uses.", markup=False)
+    if not answer.adopters:
+        output().note(f"No entry lists {answer.technique.id} in its uses.")
         return
     from evollm.render.lineage import adopters_table
 
-    output().console().print(adopters_table(tech, adopters))
+    output().console().print(adopters_table(answer.technique, answer.adopters))
 
 
 @command()
@@ -167,27 +154,13 @@ def learn(
     as_json: JsonOption = False,
 ) -> None:
     """A reading order for ID: its ancestors, each before what builds on it, then ID itself."""
-    from evollm import graph, query
+    from evollm import graph
 
     kb = load(data)
-    target = kb.resolve(entry_id)
-    order = graph.reading_order(kb, target.id, most)
-    items = [(kb.entries[i], _why(kb, i, order)) for i in order]
+    answer = graph.reading_list(kb, kb.resolve(entry_id), most)
     if as_json:
-        output().json([{**query.entry_json(e), "why": why} for e, why in items])
+        output().json(answer)
         return
     from evollm.render.lineage import reading_list
 
-    output().console().print(reading_list(items, target))
-
-
-def _why(kb, entry_id: str, order: list[str]) -> str:
-    """Why an entry is on a reading list: what a later entry on the list took from it."""
-    later = set(order[order.index(entry_id) + 1:])
-    for child, link in kb.children(entry_id):
-        if child in later and link.note:
-            return f"{kb.entries[child].name} {link.relation} it: {link.note}"
-    entry = kb.entries[entry_id]
-    return entry.key_ideas[0] if entry.key_ideas else ""
-
-
+    output().console().print(reading_list(answer.items, answer.target))

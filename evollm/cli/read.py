@@ -69,7 +69,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """The card of one paper or model: problem, solution, key ideas, size, labs, lineage."""
-    from evollm import graph, query
+    from evollm import query
     from evollm.errors import NotFound
 
     kb = load(data)
@@ -98,24 +98,16 @@ def show(
             output().write(visible(url) + "\n")
             output().note("no browser could be opened; the link is printed above")
         return
-    parents = [(kb.entries[p.id], p.relation, p.note) for p in entry.lineage]
-    children = [(kb.entries[c], link.relation, link.note) for c, link in kb.children(entry.id)]
-    adopted_by = kb.adopters(entry.id)
-    influenced = len(graph.descendants(kb, entry.id, depth=2))
+    answer = query.card(kb, entry)
     if as_json:
-        data_out = query.entry_json(entry)
-        data_out["children"] = [{"id": c.id, "relation": r, "note": n} for c, r, n in children]
-        data_out["influenced"] = influenced
-        data_out["adopted_by"] = [e.id for e in adopted_by]
-        data_out["local_correction"] = entry.id in kb.overridden
-        output().json(data_out)
+        output().json(answer)
         return
     from evollm.render.card import card
 
     output().emit(card(
-        entry, parents=parents, children=children, uses=[kb.entries[u] for u in entry.uses],
-        adopted_by=adopted_by, influenced=influenced, overridden=entry.id in kb.overridden,
-        path=str(kb.paths[entry.id]), width=output().width, sources=sources,
+        entry, parents=answer.parents, children=answer.children, uses=answer.uses,
+        adopted_by=answer.adopted_by, influenced=answer.influenced, overridden=answer.local_correction,
+        path=answer.path, width=output().width, sources=sources,
     ))
 
 
@@ -134,16 +126,16 @@ def search(
 
         raise UsageError("empty search text; give one or more words, e.g. evollm search attention")
     kb = load(data)
-    hits = query.search(kb, text, limit)
+    answer = query.hits(kb, text, limit)
     if as_json:
-        output().json([{**query.entry_json(e), "score": round(s, 2)} for s, e in hits])
+        output().json(answer)
         return
-    if not hits:
-        output().console(stderr=True).print(f"No entry matches {text!r}.", markup=False)
+    if not answer.ranked:
+        output().note(f"No entry matches {text!r}.")
         return
     from evollm.render.timeline import search_hits
 
-    output().emit(search_hits([entry for _, entry in hits], width=output().width))
+    output().emit(search_hits(answer.entries, width=output().width))
 
 
 @command()
@@ -170,14 +162,13 @@ def stats(
     as_json: JsonOption = False,
 ) -> None:
     """How many entries there are by year, kind, architecture, family, lab and topic."""
-    from evollm.export.charts import tallies
+    from evollm.query import tallies
 
     _, entries = filtered(data, year, lab, kind, topic, family)
-    counts = tallies(entries)
+    answer = tallies(entries)
     if as_json:
-        output().json({"entries": len(entries), **{f"by_{name}": dict(rows) for name, rows in counts.items()}})
+        output().json(answer)
         return
     from evollm.render.stats import stats_view
 
-    console = output().console()
-    console.print(stats_view(len(entries), counts, top=top, width=console.width))
+    output().console().print(stats_view(answer.entries, answer.counts, top=top, width=output().width))
