@@ -440,7 +440,7 @@ def test_a_failed_write_is_one_line_and_leaves_nothing(cli, arxiv_api, folder, m
 
     monkeypatch.setattr(evollm.fileio.os, "link", full)
     result = cli("add", "--arxiv", "2305.18290", "--data", folder)
-    assert_one_clean_line(result, 1, "No space left on device")
+    assert_one_clean_line(result, 5, "No space left on device")  # ExitCode.CANNOT_WRITE (issue 20)
     assert files_in(folder) == []
 
 

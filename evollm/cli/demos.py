@@ -29,11 +29,7 @@ def demos(as_json: JsonOption = False) -> None:
     from evollm.demos.registry import DEMOS
 
     if as_json:
-        output().json([
-            {"name": s.name, "entry": s.entry, "shows": s.shows, "checks": s.checks,
-             "typical_seconds": s.typical_seconds, "quick_seconds": s.quick_seconds}
-            for s in DEMOS.values()
-        ])
+        output().json([spec.to_json() for spec in DEMOS.values()])
         return
     from evollm.render.demo import demos_table
 

@@ -123,8 +123,7 @@ def plot(
     _, entries = filtered(data, year, lab, kind, topic, family)
     if what == "count":
         if as_json:
-            years, by_kind = charts.per_year_by_kind(entries)
-            out().json([{"year": y, **{k: counts[i] for k, counts in by_kind.items()}} for i, y in enumerate(years)])
+            out().json(charts.count_json(entries))
             return
     else:
         field, title, tick = _CHARTS[what]

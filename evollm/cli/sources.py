@@ -74,7 +74,7 @@ def add(
     from evollm.text import visible
 
     path, paper = drafts.add_from_arxiv(arxiv_id, entry_id=entry_id, data=data, kind=kind, force=force)
-    print(visible(str(path)))
+    output().write(visible(str(path)) + "\n")
     err = output().console(stderr=True)
     err.print(visible(f"Drafted {paper.title!r} ({paper.arxiv_id}) as {path.stem}."), markup=False, soft_wrap=True)
     err.print("Next: write problem and solution, replace the labs placeholder, delete `status: draft`; "
@@ -115,12 +115,10 @@ def check_arxiv(
         compare.apply_fixes(kb, report, data)
     remaining = report.remaining
     if as_json:
-        output().json([{"id": m.entry_id, "arxiv": m.arxiv_id, "field": m.field, "ours": m.ours, "arxiv_value": m.theirs,
-                      "note": m.note, "fixable": m.fixable, "fixed": (m.entry_id, m.field) in report.fixed_fields}
-                     for m in report.mismatches])
+        output().json(report)
     else:
         for _, diff, _ in report.fixed:
-            print(visible(diff, keep_newlines=True), end="")
+            output().write(visible(diff, keep_newlines=True))
         if remaining:
             from evollm.render.sources import mismatch_table
 
@@ -171,9 +169,7 @@ def check_links(
     with _progress("checking links") as progress:
         findings = links.check_entries(entries, concurrency=concurrency, timeout=timeout, progress=progress)
     if as_json:
-        output().json([{"id": f.entry_id, "where": f.where, "url": f.link.url, "state": f.link.state,
-                      "status": f.link.status, "detail": f.link.detail, "final_url": f.link.final_url}
-                     for f in findings])
+        output().json([finding.to_json() for finding in findings])
     problems = [f for f in findings if f.link.state != "ok"]
     if problems and not as_json:
         from evollm.render.sources import links_table

@@ -74,3 +74,9 @@ def per_year_by_kind(entries) -> tuple[list[int], dict[str, list[int]]]:
     counts = Counter((e.kind, e.year) for e in entries)
     kinds = [k for k in KINDS if any(counts[(k, y)] for y in years)]
     return years, {k: [counts[(k, y)] for y in years] for k in kinds}
+
+
+def count_json(entries) -> list[dict]:
+    """Entries per year and kind: [{"year": 2019, "model": 3, ...}, ...] (what `plot count --json` prints)."""
+    years, by_kind = per_year_by_kind(entries)
+    return [{"year": y, **{k: counts[i] for k, counts in by_kind.items()}} for i, y in enumerate(years)]
