@@ -19,16 +19,20 @@ FIRST_YEAR = 1990
 
 
 def parse_years(text: str | None) -> tuple[int, int] | None:
-    """'2019' -> (2019, 2019); '2017..2020' -> (2017, 2020); None -> None (every year)."""
+    """'2019' -> (2019, 2019); '2017..2020' or '2017-2020' -> (2017, 2020); '2024..' -> 2024 to this
+    year; '..2018' -> the first year to 2018; None -> None (every year). One grammar for every command."""
     if text is None:
         return None
     last_year = dt.date.today().year
-    accepted = f"accepted: a year like 2019 or a range like 2017..2020, between {FIRST_YEAR} and {last_year}"
-    match = re.fullmatch(r"\s*([0-9]{4})\s*(?:\.\.\s*([0-9]{4})\s*)?", text)
-    if not match:
+    accepted = (f"accepted: a year like 2019 or a range like 2017..2020, 2017-2020, 2024.. or ..2018, "
+                f"between {FIRST_YEAR} and {last_year}")
+    match = re.fullmatch(r"\s*([0-9]{4})?\s*(\.\.|-)?\s*([0-9]{4})?\s*", text)
+    if not match or not (match.group(1) or match.group(3)) or (match.group(2) is None and match.group(3)) \
+            or (match.group(2) == "-" and not (match.group(1) and match.group(3))):
         raise UsageError(f"invalid year {text!r}; {accepted}")
-    start = int(match.group(1))
-    end = int(match.group(2) or start)
+    first, sep, second = match.groups()
+    start = int(first) if first else FIRST_YEAR
+    end = int(second) if second else (last_year if sep else start)
     for year in (start, end):
         if not FIRST_YEAR <= year <= last_year:
             raise UsageError(f"year {year} is out of range; {accepted}")
@@ -296,3 +300,22 @@ def tallies(entries) -> Tallies:
         "topic": ranked(Counter(t for e in entries for t in dict.fromkeys(e.topics))),
     })
 
+
+
+def resolve(kb: KnowledgeBase, text: str):
+    """The entry `text` names (id, alias, loose spelling or arXiv id). When none does, NotFound offers
+    the best search matches first (`rotary` -> rope), then the closest spellings (`encc` -> enc)."""
+    from evollm.errors import NotFound
+
+    try:
+        return kb.resolve(text)
+    except NotFound as exc:
+        try:
+            found = [entry.id for _, entry in search(kb, text, 3)]
+        except UsageError:  # not searchable text (punctuation only, too long): the spelling hints stand
+            raise exc from None
+        if not found:
+            raise
+        spelled = kb.close_ids(normalize(text))
+        ids = list(dict.fromkeys(found + spelled))[:3]
+        raise NotFound(f"no entry {text!r}; did you mean {' or '.join(repr(i) for i in ids)}?") from None

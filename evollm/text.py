@@ -58,3 +58,8 @@ def safe_url(url: str | None) -> str | None:
     if not url or not _SAFE_URL.fullmatch(url):
         return None
     return url.replace("(", "%28").replace(")", "%29").replace("[", "%5B").replace("]", "%5D")
+
+
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """'1 entry', '2 entries', '0 mismatches': a number and its noun, in the right number."""
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"

@@ -121,7 +121,7 @@ def test_search_ranks_names_first(cli):
     assert json.loads(cli("search", "enc two", "--data", MINI, "--json").stdout)[0]["id"] == "enc-2"
     assert json.loads(cli("search", "encoder", "--limit", "1", "--data", MINI, "--json").stdout)[0]
     result = cli("search", "zebra", "--data", MINI)
-    assert result.exit_code == 0 and "No entry matches" in result.stderr
+    assert result.exit_code == 1 and "No entry matches" in result.stderr  # no match: exit 1 (issue 17 §5)
 
 
 @pytest.mark.parametrize("case", sorted(p.name for p in BROKEN.iterdir()))

@@ -29,7 +29,8 @@ KindOption = Annotated[Optional[str], typer.Option("--kind", help="Only entries 
 TopicOption = Annotated[Optional[str], typer.Option("--topic", help="Only entries with this topic.")]
 FamilyOption = Annotated[Optional[str], typer.Option("--family", help="Only entries of this family (GPT, BERT, ...).")]
 YearOption = Annotated[
-    Optional[str], typer.Option("--year", help="Only entries of this year (2019) or range (2017..2020).")
+    Optional[str], typer.Option("--year", help="Only entries of this year (2019) or range (2017..2020, 2017-2020, 2024.., ..2018).",
+                 show_default=False)
 ]
 
 
@@ -178,6 +179,13 @@ def load(data: Path | None, *, use_cache: bool | None = None):
     # last one: tests run many commands in one process.
     _KEPT[:] = [kb]
     return kb
+
+
+def resolve(kb, text: str):
+    """The entry an id argument names; not found, the best search matches are offered."""
+    from evollm.query import resolve as resolve_entry
+
+    return resolve_entry(kb, text)
 
 
 def filtered(data, years, lab, kind, topic, family):

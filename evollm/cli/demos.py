@@ -13,6 +13,7 @@ from evollm.cli.common import (
     commands_of,
     fail,
     group,
+    load,
     output,
 )
 
@@ -49,6 +50,7 @@ def demo(
 
     Exit 2 if --seed or a --set value is not accepted; --settings lists what is.
     """
+    name = _demo_name(name)
     if list_settings:
         from evollm.demos import runner
 
@@ -61,6 +63,24 @@ def demo(
         output().console().print(settings_table(name, rows))
         return
     run_demo(name, seed=seed, quick=quick, overrides=settings or [], as_json=as_json)
+
+
+def _demo_name(name: str) -> str:
+    """A demo's registered name from its name in any case, or from an entry's id or alias (`demo mqa`,
+    as `show mqa --run-demo` does); the registry's NotFound (with "did you mean") otherwise."""
+    from evollm.demos import runner
+    from evollm.errors import EvollmError, NotFound
+
+    try:
+        return runner.spec_of(name).name
+    except NotFound:
+        try:
+            entry = load(None).resolve(name)
+        except EvollmError:
+            entry = None
+        if entry is not None and entry.demo:
+            return entry.demo
+        raise
 
 
 def run_demo(name: str, *, seed: int, quick: bool, overrides: list[str], as_json: bool) -> None:

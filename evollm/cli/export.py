@@ -54,7 +54,8 @@ _CHARTS = {
 @command()
 def export(
     fmt: Annotated[Optional[ExportFormat], typer.Option("--format", case_sensitive=False,
-                                                        help="default: from the -o file's suffix.",
+                                                        help="default: from the -o file's suffix. (Family trees as Mermaid or "
+                                                             "Graphviz: evollm tree --format mermaid|dot.)",
                                                show_default=False)] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to this file instead of stdout.",
                                                    show_default=False)] = None,

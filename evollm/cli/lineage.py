@@ -11,9 +11,11 @@ from evollm.cli.common import (
     JsonOption,
     TreeFormat,
     commands_of,
+    fail,
     group,
     load,
     output,
+    resolve,
 )
 
 app = group()
@@ -51,7 +53,7 @@ def tree(
         forest = graph.family_forest(kb, name)
         title = f"The {name} family"
     else:
-        root = kb.resolve(entry_id)
+        root = resolve(kb, entry_id)
         forest = [graph.build_tree(kb, root.id, upward=ancestors, depth=depth)]
         title = f"{'Ancestors' if ancestors else 'Descendants'} of {root.name}"
     answer = graph.Forest(forest, title)
@@ -84,7 +86,7 @@ def path(
     if every and limit > graph.MAX_PATHS:
         raise UsageError(f"--limit is at most {graph.MAX_PATHS} chains with --all, got {limit}")
     kb = load(data)
-    a, b = kb.resolve(start), kb.resolve(goal)
+    a, b = resolve(kb, start), resolve(kb, goal)
     if every:
         chains, more = graph.all_paths(kb, a.id, b.id, limit)
     else:
@@ -113,7 +115,7 @@ def diff(
     from evollm import graph
 
     kb = load(data)
-    answer = graph.diff(kb, kb.resolve(first), kb.resolve(second))
+    answer = graph.diff(kb, resolve(kb, first), resolve(kb, second))
     if as_json:
         output().json(answer)
         return
@@ -130,16 +132,18 @@ def uses(
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The entries that adopted a technique, in date order, the first adopter marked."""
+    """The entries that adopted a technique, in date order, the first adopter marked. Exit 1 if none."""
     from evollm import graph
 
     kb = load(data)
-    answer = graph.adoption(kb, kb.resolve(technique))
+    answer = graph.adoption(kb, resolve(kb, technique))
     if as_json:
         output().json(answer)
-        return
-    if not answer.adopters:
+    elif not answer.adopters:
         output().note(f"No entry lists {answer.technique.id} in its uses.")
+    if not answer.adopters:
+        raise fail()  # nothing matched
+    if as_json:
         return
     from evollm.render.lineage import adopters_table
 
@@ -157,7 +161,7 @@ def learn(
     from evollm import graph
 
     kb = load(data)
-    answer = graph.reading_list(kb, kb.resolve(entry_id), most)
+    answer = graph.reading_list(kb, resolve(kb, entry_id), most)
     if as_json:
         output().json(answer)
         return

@@ -16,10 +16,12 @@ from evollm.cli.common import (
     TopicOption,
     YearOption,
     commands_of,
+    fail,
     filtered,
     group,
     load,
     output,
+    resolve,
 )
 
 app = group()
@@ -31,7 +33,10 @@ command = commands_of(app)
 
 @command()
 def timeline(
-    years: Annotated[Optional[str], typer.Argument(metavar="YEARS", help="A year (2019) or a range (2017..2020); none for an overview.")] = None,
+    years: Annotated[Optional[str], typer.Argument(
+        metavar="YEARS", help="A year (2019) or a range (2017..2020, 2017-2020, 2024.., ..2018); none for an overview.",
+        show_default=False)] = None,
+    year: YearOption = None,
     lab: LabOption = None,
     kind: KindOption = None,
     topic: TopicOption = None,
@@ -41,6 +46,11 @@ def timeline(
 ) -> None:
     """Papers and models year by year, sorted by date."""
     from evollm import query
+    from evollm.errors import UsageError
+
+    if year is not None and years is not None and year != years:
+        raise UsageError(f"give the years once: {years!r} or --year {year!r}")
+    years = years if years is not None else year
 
     kb, entries = filtered(data, years, lab, kind, topic, family)
     narrowed = years is not None or any(v is not None for v in (lab, kind, topic, family))
@@ -73,7 +83,7 @@ def show(
     from evollm.errors import NotFound
 
     kb = load(data)
-    entry = kb.resolve(entry_id)
+    entry = resolve(kb, entry_id)
     if run_demo:
         if not entry.demo:
             with_demo = ", ".join(f"{e.id} ({e.demo})" for e in kb if e.demo) or "none"
@@ -113,14 +123,16 @@ def show(
 
 @command()
 def search(
-    text: Annotated[str, typer.Argument(metavar="TEXT", help="Words to look for in names, titles and write-ups.")],
+    words: Annotated[list[str], typer.Argument(
+        metavar="WORDS...", help="Words to look for in names, titles and write-ups (no quotes needed: kv cache).")],
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many matches.")] = 20,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Ranked matches over names, aliases, titles, problems, solutions and key ideas."""
+    """Ranked matches over names, aliases, titles, problems, solutions and key ideas. Exit 1 if none."""
     from evollm import query
 
+    text = " ".join(words)
     if not text.strip():
         from evollm.errors import UsageError
 
@@ -129,9 +141,11 @@ def search(
     answer = query.hits(kb, text, limit)
     if as_json:
         output().json(answer)
-        return
-    if not answer.ranked:
+    elif not answer.ranked:
         output().note(f"No entry matches {text!r}.")
+    if not answer.ranked:
+        raise fail()  # as grep: nothing matched
+    if as_json:
         return
     from evollm.render.timeline import search_hits
 
@@ -139,15 +153,25 @@ def search(
 
 
 @command()
-def validate(data: DataOption = None) -> None:
-    """Check every entry and every rule across entries; list each problem as path:line."""
-    from evollm.text import visible
+def validate(data: DataOption = None, as_json: JsonOption = False) -> None:
+    """Check every entry and every rule across entries; list each problem as path:line. Exit 3 if any."""
+    from evollm.errors import InvalidKnowledgeBase
+    from evollm.text import counted, visible
 
-    kb = load(data, use_cache=False)  # always the files themselves: the cache is not evidence
-    err = output().console(stderr=True)
+    try:
+        kb = load(data, use_cache=False)  # always the files themselves: the cache is not evidence
+    except InvalidKnowledgeBase as exc:
+        if as_json:  # the problems as data on stdout; the boundary still lists them on stderr, exit 3
+            output().json({"valid": False, "entries": None, "warnings": [],
+                           "problems": [{"path": p.path, "line": p.line, "field": p.field, "message": p.message}
+                                        for p in exc.problems]})
+        raise
+    if as_json:
+        output().json({"valid": True, "entries": len(kb), "warnings": [str(w) for w in kb.warnings], "problems": []})
+        return
     for warning in kb.warnings:
-        err.print(visible(f"warning: {warning}"), markup=False, soft_wrap=True)  # file names are data
-    err.print(f"{len(kb)} entries, valid.", markup=False)
+        output().note(visible(f"warning: {warning}"))  # file names are data
+    output().note(f"{counted(len(kb), 'entry', 'entries')}, valid.")
 
 
 @command()

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from evollm.cli.common import DataOption, JsonOption, commands_of, fail, group, load, output
+from evollm.cli.common import DataOption, JsonOption, commands_of, fail, group, load, output, resolve
 
 app = group()
 command = commands_of(app)
@@ -101,7 +101,7 @@ def check_arxiv(
     """
     from evollm.sources import compare
 
-    from evollm.text import visible
+    from evollm.text import counted, visible
 
     kb = load(data)
     entries = compare.select_entries(kb, ids or [])
@@ -128,14 +128,16 @@ def check_arxiv(
     if answers.cached:
         source += f", {answers.cached} answer{'s' if answers.cached != 1 else ''} from the cache"
     if report.fixed:
-        err.print(f"Fixed {len(report.fixed_fields)} field(s) in {len(report.fixed)} file(s).", markup=False)
+        err.print(f"Fixed {counted(len(report.fixed_fields), 'field')} in {counted(len(report.fixed), 'file')}.",
+                  markup=False)
         if report.local_corrections:
             err.print(visible(f"{len(report.local_corrections)} of them written as local corrections in "
                               f"{report.local_corrections[0].parent} (the entries they correct were left as they are)."),
                       markup=False, soft_wrap=True)
     entries_off = len({m.entry_id for m in remaining})
-    err.print(f"{len(entries)} entries checked against arXiv ({source}): "
-              + (f"{len(remaining)} mismatch(es) in {entries_off} entries." if remaining else "no mismatch."),
+    err.print(f"{counted(len(entries), 'entry', 'entries')} checked against arXiv ({source}): "
+              + (f"{counted(len(remaining), 'mismatch', 'mismatches')} in {counted(entries_off, 'entry', 'entries')}."
+                 if remaining else "no mismatch."),
               markup=False, soft_wrap=True)
     if answers.cached:
         err.print(f"The oldest cached answer was fetched {answers.oldest}; --refresh asks arXiv again.",
@@ -165,7 +167,7 @@ def check_links(
     if not timeout > 0:
         raise UsageError(f"--timeout must be more than 0 seconds, got {timeout}")
     kb = load(data)
-    entries = [kb.resolve(i) for i in dict.fromkeys(ids)] if ids else list(kb)
+    entries = [resolve(kb, i) for i in dict.fromkeys(ids)] if ids else list(kb)
     with _progress("checking links") as progress:
         findings = links.check_entries(entries, concurrency=concurrency, timeout=timeout, progress=progress)
     if as_json:
