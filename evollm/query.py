@@ -53,10 +53,8 @@ def filter_entries(
     """Entries in date order that pass every given filter (lab: substring, case-insensitive)."""
     from evollm.vocab import KINDS, TOPICS
 
-    if kind is not None and kind not in KINDS:
-        raise UsageError(f"unknown kind {kind!r}; accepted: {', '.join(KINDS)}")
-    if topic is not None and topic not in TOPICS:
-        raise UsageError(f"unknown topic {topic!r}; accepted: {', '.join(TOPICS)}")
+    kind = None if kind is None else choose(kind, KINDS, "kind")
+    topic = None if topic is None else choose(topic, TOPICS, "topic")
     if family is not None:
         check_family(kb, family)
     lab_key = lab.casefold() if lab else None
@@ -77,12 +75,29 @@ def filter_entries(
     return out
 
 
+def did_you_mean(text: str, names) -> str:
+    """'; did you mean 'model'?' for the names spelled closest to `text`, or ''."""
+    import difflib
+
+    folded = {name.casefold(): name for name in names}
+    close = difflib.get_close_matches(text.casefold(), list(folded), n=2, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(folded[c]) for c in close)}?" if close else ""
+
+
+def choose(text: str, names, what: str) -> str:
+    """`text` as one of `names`, in any case; UsageError with "did you mean" and the names otherwise."""
+    for name in names:
+        if name.casefold() == text.strip().casefold():
+            return name
+    raise UsageError(f"unknown {what} {text!r}{did_you_mean(text, names)} (accepted: {', '.join(names)})")
+
+
 def check_family(kb: KnowledgeBase, family: str) -> str:
     """The family's spelling in the data, or NotFound listing the known families."""
     families = {normalize(name): name for name in kb.families()}
     if normalize(family) not in families:
         known = ", ".join(sorted(families.values(), key=str.casefold)) or "none"
-        raise UsageError(f"unknown family {family!r}; known families: {known}")
+        raise UsageError(f"unknown family {family!r}; known families: {known}{did_you_mean(family, families.values())}")
     return families[normalize(family)]
 
 

@@ -116,3 +116,32 @@ def test_the_readme_drafts_a_paper_not_already_shipped():
 
 def test_export_help_points_to_tree_for_mermaid(cli):
     assert "evollm tree --format mermaid" in " ".join(cli("export", "--help").stdout.split())
+
+
+def test_kinds_and_topics_in_any_case_with_did_you_mean(cli):
+    upper = cli("timeline", "--kind", "MODEL", "--json", "--data", MINI)
+    lower = cli("timeline", "--kind", "model", "--json", "--data", MINI)
+    assert upper.exit_code == 0 and json.loads(upper.stdout) == json.loads(lower.stdout) != []
+    result = cli("timeline", "--kind", "modle", "--data", MINI)
+    assert result.exit_code == 2 and "unknown kind 'modle'; did you mean 'model'?" in result.stderr
+    result = cli("timeline", "--family", "encc", "--data", MINI)
+    assert result.exit_code == 2 and "did you mean 'Enc'?" in result.stderr
+
+
+def test_plain_evollm_prints_help_on_stdout_and_exits_0():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "evollm"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("Usage: ") and done.stderr == ""
+
+
+def test_paths_says_where_the_files_are(cli, tmp_path):
+    result = cli("paths")  # CliRunner: a pipe
+    assert result.exit_code == 0, result.output
+    rows = dict(line.split("\t") for line in result.stdout.splitlines())
+    assert rows["your entries"] == str(tmp_path / "home" / "papers")  # conftest's EVOLLM_HOME
+    assert rows["cache"] == str(tmp_path / "cache" / "evollm")
+    assert rows["arXiv cache"] == str(tmp_path / "cache" / "evollm" / "arxiv.json")
+    assert rows["shipped entries"].endswith("papers")
+    assert json.loads(cli("paths", "--json").stdout)["yours"] == rows["your entries"]

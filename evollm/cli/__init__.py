@@ -17,7 +17,7 @@ from evollm.errors import ExitCode
 app = typer.Typer(
     name="evollm",
     help="Explore how large language models evolved: timelines, paper cards, family trees, demos.",
-    no_args_is_help=True,
+    invoke_without_command=True,
     add_completion=False,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
@@ -44,6 +44,9 @@ def _root(
     ] = False,
 ) -> None:
     """Explore how large language models evolved: timelines, paper cards, family trees, demos."""
+    if ctx.invoked_subcommand is None and not ctx.resilient_parsing:  # plain `evollm`: the help, exit 0
+        sys.stdout.write(ctx.get_help() + "\n")
+        raise typer.Exit(int(ExitCode.OK))
     ctx.obj = begin(ctx.obj)  # built once per run; a test may hand in its own (CliRunner.invoke(obj=...))
     if no_cache:
         import os

@@ -196,3 +196,21 @@ def stats(
     from evollm.render.stats import stats_view
 
     output().console().print(stats_view(answer.entries, answer.counts, top=top, width=output().width))
+
+
+@command()
+def paths(as_json: JsonOption = False) -> None:
+    """Where evollm's files live: the shipped entries, your own entries, the cache, the arXiv cache."""
+    from evollm.cache import cache_dir
+    from evollm.kb import _package_data, user_papers
+    from evollm.sources.arxiv import answer_cache_path
+    from evollm.text import visible
+
+    rows = {"shipped": _package_data(), "yours": user_papers(), "cache": cache_dir(), "arxiv_cache": answer_cache_path()}
+    if as_json:
+        output().json({name: str(path) for name, path in rows.items()})
+        return
+    labels = {"shipped": "shipped entries", "yours": "your entries", "cache": "cache", "arxiv_cache": "arXiv cache"}
+    for name, path in rows.items():
+        output().write(f"{labels[name]}\t{visible(str(path))}\n" if not output().terminal
+                       else f"{labels[name]:<16} {visible(str(path))}\n")

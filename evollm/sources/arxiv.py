@@ -194,13 +194,18 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def answer_cache_path() -> Path:
+    """Where arXiv's answers are kept between runs."""
+    from evollm.cache import cache_dir
+
+    return cache_dir() / "arxiv.json"
+
+
 class AnswerCache:
     """arXiv's answers by id, each with when it was fetched; `None` records "arXiv has no such paper"."""
 
     def __init__(self, path: Path | None = None):
-        from evollm.cache import cache_dir
-
-        self.path = path or cache_dir() / "arxiv.json"
+        self.path = path or answer_cache_path()
         self.answers: dict[str, dict] = {}
         from evollm.fileio import read_private
 
