@@ -145,3 +145,16 @@ def test_paths_says_where_the_files_are(cli, tmp_path):
     assert rows["arXiv cache"] == str(tmp_path / "cache" / "evollm" / "arxiv.json")
     assert rows["shipped entries"].endswith("papers")
     assert json.loads(cli("paths", "--json").stdout)["yours"] == rows["your entries"]
+
+
+def test_data_folder_holding_papers_says_did_you_mean(cli, tmp_path):
+    (tmp_path / "papers").mkdir()
+    (tmp_path / "papers" / "attn.yaml").write_bytes((MINI / "attn.yaml").read_bytes())
+    result = cli("timeline", "--data", tmp_path)
+    assert result.exit_code == 1 and f"did you mean --data {tmp_path / 'papers'}?" in result.stderr
+    assert cli("timeline", "--data", tmp_path / "papers").exit_code == 0
+
+
+def test_an_empty_data_folder_says_so(cli, tmp_path):
+    result = cli("show", "attn", "--data", tmp_path)
+    assert result.exit_code == 1 and "is empty" in result.stderr

@@ -170,10 +170,20 @@ def commands_of(app: typer.Typer):
 _KEPT: list = []  # the last knowledge base loaded, kept until the process ends (see load)
 
 
-def load(data: Path | None, *, use_cache: bool | None = None):
-    from evollm.kb import load_knowledge_base
+def load(data: Path | None, *, use_cache: bool | None = None, need_entries: bool = True):
+    """The knowledge base. `need_entries`: a --data folder with no entry is an error (exit 1) that says
+    so, and points to DIR/papers when DIR holds one (add and check take an empty folder)."""
+    from evollm.kb import data_dirs, load_knowledge_base
 
     kb = load_knowledge_base(data, use_cache=use_cache)
+    if need_entries and data is not None and len(kb) == 0:
+        from evollm.errors import NotFound
+        from evollm.text import visible
+
+        folder = data_dirs(data)[0]
+        if (folder / "papers").is_dir():
+            raise NotFound(visible(f"no entry files in {folder}; did you mean --data {folder / 'papers'}?"))
+        raise NotFound(visible(f"the data folder {folder} is empty: it holds no entry files (*.yaml)"))
     # Held until the process ends (main leaves through os._exit): freed when the command
     # returned, 10,000 entries would cost ~10 ms of deallocation that nobody waits for. Only the
     # last one: tests run many commands in one process.

@@ -103,7 +103,7 @@ def check_arxiv(
 
     from evollm.text import counted, visible
 
-    kb = load(data)
+    kb = load(data, need_entries=False)
     entries = compare.select_entries(kb, ids or [])
     err = output().console(stderr=True)
     if not entries:
@@ -166,7 +166,7 @@ def check_links(
 
     if not timeout > 0:
         raise UsageError(f"--timeout must be more than 0 seconds, got {timeout}")
-    kb = load(data)
+    kb = load(data, need_entries=False)
     entries = [resolve(kb, i) for i in dict.fromkeys(ids)] if ids else list(kb)
     with _progress("checking links") as progress:
         findings = links.check_entries(entries, concurrency=concurrency, timeout=timeout, progress=progress)
