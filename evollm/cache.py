@@ -25,7 +25,7 @@ from pathlib import Path
 from evollm import __version__
 
 # The sources whose change can change what the cache holds or how it is read.
-_SCHEMA_FILES = ("models.py", "text.py", "vocab.py", "demos/registry.py", "kb.py", "cache.py", "record.py", "query.py")
+_SCHEMA_FILES = ("models.py", "text.py", "vocab.py", "demos/registry.py", "kb.py", "cache.py", "record.py", "index.py")
 
 
 def enabled() -> bool:
@@ -177,7 +177,7 @@ class Stored:
 
 class TokenIndex:
     """Search's inverted index: the sorted tokens, and for each a row
-    [positions, scores, counts] (see query.search_postings) read from the cache when asked."""
+    [positions, scores, counts] (see index.search_postings) read from the cache when asked."""
 
     def __init__(self, source, tokens: list[str], offsets: list[int]) -> None:
         self._source, self._tokens, self._offsets = source, tokens, offsets
@@ -231,7 +231,7 @@ def write(folders: list[Path], key: str, kb, files: list[str]) -> None:
 def _write(folders: list[Path], key: str, kb, files: list[str]) -> None:
     from evollm.errors import EvollmError
     from evollm.fileio import private_dir, write_atomic
-    from evollm.query import search_postings
+    from evollm.index import search_postings
     from evollm.record import INDEX_FIELDS, line_digest
 
     def add(value) -> int:

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, unique
 
 
+@unique
 class ExitCode(IntEnum):
+    """How an evollm process ends; the README's table of exit codes lists these."""
+
     OK = 0
-    NOT_FOUND = 1  # also: a check that found problems (failed demo, dead link, arXiv mismatch)
+    FAILED = 1  # as grep: not found, nothing matched, or a check that found problems
     USAGE = 2  # Typer's own code for bad arguments
     INVALID_KB = 3
     NETWORK = 4
+    CANNOT_WRITE = 5  # a file or folder could not be written
+    FILE_EXISTS = 6  # the target exists and --force was not given
 
 
 class EvollmError(Exception):
     """An error a user can act on; `exit_code` says how the process ends."""
 
-    exit_code: ExitCode = ExitCode.NOT_FOUND
+    exit_code: ExitCode = ExitCode.FAILED
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -25,7 +30,17 @@ class EvollmError(Exception):
 
 
 class NotFound(EvollmError):
-    exit_code = ExitCode.NOT_FOUND
+    exit_code = ExitCode.FAILED
+
+
+class Failed(EvollmError):
+    """A check or a question that found problems or nothing: exit 1, with the message shown."""
+
+    exit_code = ExitCode.FAILED
+
+
+class CannotWrite(EvollmError):
+    exit_code = ExitCode.CANNOT_WRITE
 
 
 class UsageError(EvollmError):

@@ -6,15 +6,19 @@ import os
 import tempfile
 from pathlib import Path
 
-from evollm.errors import EvollmError
+from evollm.errors import EvollmError, ExitCode
 
 
 class FileExists(EvollmError):
-    pass
+    """The target exists and --force was not given."""
+
+    exit_code = ExitCode.FILE_EXISTS
 
 
 class NotAFile(EvollmError):
     """The target exists and is not a regular file (a link, a device, a pipe): never replaced."""
+
+    exit_code = ExitCode.CANNOT_WRITE
 
 
 def _refuse_unless_regular(target: Path) -> None:
@@ -62,8 +66,8 @@ def write_atomic(target: Path, text: str | bytes, *, overwrite: bool = False, pr
     """Write `text` to a temporary file beside `target`, then rename it into place.
 
     `private`: readable and writable by this user only (0600), as caches are.
-    Without `overwrite`, an existing target is refused (FileExists, exit 1); with it, only a regular
-    file is replaced: a symbolic link, a device or a pipe is refused (NotAFile, exit 1).
+    Without `overwrite`, an existing target is refused (FileExists); with it, only a regular
+    file is replaced: a symbolic link, a device or a pipe is refused (NotAFile).
     """
     target = Path(target)
     if not overwrite and (target.exists() or target.is_symlink()):

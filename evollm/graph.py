@@ -259,3 +259,106 @@ def reading_order(kb: KnowledgeBase, target: str, limit: int | None = None) -> l
                 if waiting[child] == 0:
                     heapq.heappush(ready, (order[child], child))
     return [i for i in out if i in keep]
+
+
+# --- answers: what the lineage commands show, each with its JSON shape --------------------------
+
+
+def _entry_json(entry) -> dict:
+    return entry.model_dump(mode="json", exclude_none=True)
+
+
+def node_json(node: TreeNode) -> dict:
+    """A tree as nested {id, relation, repeat, children} (iterative: a deep chain cannot overflow)."""
+    out = {"id": node.id, "relation": node.relation, "repeat": node.repeat, "children": []}
+    stack = [(node, out)]
+    while stack:
+        current, target = stack.pop()
+        for child in current.children:
+            child_out = {"id": child.id, "relation": child.relation, "repeat": child.repeat, "children": []}
+            target["children"].append(child_out)
+            stack.append((child, child_out))
+    return out
+
+
+@dataclass(frozen=True)
+class Forest:
+    """`tree`'s answer: one or more trees and their title."""
+
+    trees: list[TreeNode]
+    title: str
+
+    def to_json(self) -> list[dict]:
+        return [node_json(node) for node in self.trees]
+
+
+@dataclass(frozen=True)
+class Paths:
+    """`path`'s answer: chains of (id, relation, note) steps; `more` if the limit cut some off."""
+
+    steps: list[list[tuple[str, str | None, str]]]
+    more: bool
+
+    def to_json(self) -> list[list[dict]]:
+        return [[{"id": i, "relation": r, "note": n} for i, r, n in chain] for chain in self.steps]
+
+
+@dataclass(frozen=True)
+class Diff:
+    """`diff`'s answer: the techniques B uses that A does not (adds) and the reverse (drops)."""
+
+    a: object
+    b: object
+    adds: list[str]
+    drops: list[str]
+    common_ancestor: str | None
+
+    def to_json(self) -> dict:
+        return {"a": _entry_json(self.a), "b": _entry_json(self.b), "adds": self.adds, "drops": self.drops,
+                "common_ancestor": self.common_ancestor}
+
+
+def diff(kb: KnowledgeBase, a, b) -> Diff:
+    return Diff(a, b, adds=[u for u in b.uses if u not in a.uses], drops=[u for u in a.uses if u not in b.uses],
+                common_ancestor=nearest_common_ancestor(kb, a.id, b.id))
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """`uses`'s answer: a technique and the entries that list it in `uses`, oldest first."""
+
+    technique: object
+    adopters: list
+
+    def to_json(self) -> list[dict]:
+        return [{"id": e.id, "name": e.name, "date": e.date, "first": i == 0} for i, e in enumerate(self.adopters)]
+
+
+def adoption(kb: KnowledgeBase, technique) -> Adoption:
+    return Adoption(technique, kb.adopters(technique.id))
+
+
+@dataclass(frozen=True)
+class ReadingList:
+    """`learn`'s answer: (entry, why it is on the list) in reading order, the target last."""
+
+    target: object
+    items: list[tuple[object, str]]
+
+    def to_json(self) -> list[dict]:
+        return [{**_entry_json(e), "why": why} for e, why in self.items]
+
+
+def reading_list(kb: KnowledgeBase, target, limit: int | None = None) -> ReadingList:
+    order = reading_order(kb, target.id, limit)
+    return ReadingList(target, [(kb.entries[i], why_read(kb, i, order)) for i in order])
+
+
+def why_read(kb: KnowledgeBase, entry_id: str, order: list[str]) -> str:
+    """Why an entry is on a reading list: what a later entry on the list took from it."""
+    later = set(order[order.index(entry_id) + 1:])
+    for child, link in kb.children(entry_id):
+        if child in later and link.note:
+            return f"{kb.entries[child].name} {link.relation} it: {link.note}"
+    entry = kb.entries[entry_id]
+    return entry.key_ideas[0] if entry.key_ideas else ""

@@ -164,14 +164,32 @@ class KnowledgeBase:
         names = self.name_index()
         if key in names:
             return self.entries[names[key]]
+        by_arxiv = self._by_arxiv(query)
+        if by_arxiv is not None:
+            return by_arxiv
         raise NotFound(f"no entry {query!r}{self._suggest(key)}")
 
-    def _suggest(self, key: str) -> str:
+    def _by_arxiv(self, query: str):
+        """The entry of an arXiv id in any form (2305.18290, arXiv:2305.18290v2, the abs URL), or None."""
+        from evollm.arxiv_ids import parse_arxiv_id
+        from evollm.errors import UsageError
+
+        try:
+            arxiv_id = parse_arxiv_id(query)
+        except UsageError:
+            return None
+        return next((entry for entry in self.entries.values() if entry.arxiv == arxiv_id), None)
+
+    def close_ids(self, key: str) -> list[str]:
+        """Ids whose names are spelled close to `key` (a normalized name), closest first."""
         import difflib
 
         names = self.name_index()
         close = difflib.get_close_matches(key, list(names), n=3, cutoff=0.6)
-        ids = list(dict.fromkeys(names[c] for c in close))
+        return list(dict.fromkeys(names[c] for c in close))
+
+    def _suggest(self, key: str) -> str:
+        ids = self.close_ids(key)
         return f"; did you mean {' or '.join(repr(i) for i in ids)}?" if ids else ""
 
     def children(self, entry_id: str) -> list[tuple[str, "Parent"]]:

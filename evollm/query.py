@@ -3,27 +3,36 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 import re
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 from evollm.errors import UsageError
+from evollm.index import TOKEN as _TOKEN
+from evollm.index import WEIGHTS as _WEIGHTS
+from evollm.index import search_fields, search_postings  # noqa: F401  (search_postings: kept importable here)
 from evollm.kb import KnowledgeBase, normalize
 
 FIRST_YEAR = 1990
 
 
 def parse_years(text: str | None) -> tuple[int, int] | None:
-    """'2019' -> (2019, 2019); '2017..2020' -> (2017, 2020); None -> None (every year)."""
+    """'2019' -> (2019, 2019); '2017..2020' or '2017-2020' -> (2017, 2020); '2024..' -> 2024 to this
+    year; '..2018' -> the first year to 2018; None -> None (every year). One grammar for every command."""
     if text is None:
         return None
     last_year = dt.date.today().year
-    accepted = f"accepted: a year like 2019 or a range like 2017..2020, between {FIRST_YEAR} and {last_year}"
-    match = re.fullmatch(r"\s*([0-9]{4})\s*(?:\.\.\s*([0-9]{4})\s*)?", text)
-    if not match:
+    accepted = (f"accepted: a year like 2019 or a range like 2017..2020, 2017-2020, 2024.. or ..2018, "
+                f"between {FIRST_YEAR} and {last_year}")
+    match = re.fullmatch(r"\s*([0-9]{4})?\s*(\.\.|-)?\s*([0-9]{4})?\s*", text)
+    if not match or not (match.group(1) or match.group(3)) or (match.group(2) is None and match.group(3)) \
+            or (match.group(2) == "-" and not (match.group(1) and match.group(3))):
         raise UsageError(f"invalid year {text!r}; {accepted}")
-    start = int(match.group(1))
-    end = int(match.group(2) or start)
+    first, sep, second = match.groups()
+    start = int(first) if first else FIRST_YEAR
+    end = int(second) if second else (last_year if sep else start)
     for year in (start, end):
         if not FIRST_YEAR <= year <= last_year:
             raise UsageError(f"year {year} is out of range; {accepted}")
@@ -44,10 +53,8 @@ def filter_entries(
     """Entries in date order that pass every given filter (lab: substring, case-insensitive)."""
     from evollm.vocab import KINDS, TOPICS
 
-    if kind is not None and kind not in KINDS:
-        raise UsageError(f"unknown kind {kind!r}; accepted: {', '.join(KINDS)}")
-    if topic is not None and topic not in TOPICS:
-        raise UsageError(f"unknown topic {topic!r}; accepted: {', '.join(TOPICS)}")
+    kind = None if kind is None else choose(kind, KINDS, "kind")
+    topic = None if topic is None else choose(topic, TOPICS, "topic")
     if family is not None:
         check_family(kb, family)
     lab_key = lab.casefold() if lab else None
@@ -68,59 +75,30 @@ def filter_entries(
     return out
 
 
+def did_you_mean(text: str, names) -> str:
+    """'; did you mean 'model'?' for the names spelled closest to `text`, or ''."""
+    import difflib
+
+    folded = {name.casefold(): name for name in names}
+    close = difflib.get_close_matches(text.casefold(), list(folded), n=2, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(folded[c]) for c in close)}?" if close else ""
+
+
+def choose(text: str, names, what: str) -> str:
+    """`text` as one of `names`, in any case; UsageError with "did you mean" and the names otherwise."""
+    for name in names:
+        if name.casefold() == text.strip().casefold():
+            return name
+    raise UsageError(f"unknown {what} {text!r}{did_you_mean(text, names)} (accepted: {', '.join(names)})")
+
+
 def check_family(kb: KnowledgeBase, family: str) -> str:
     """The family's spelling in the data, or NotFound listing the known families."""
     families = {normalize(name): name for name in kb.families()}
     if normalize(family) not in families:
         known = ", ".join(sorted(families.values(), key=str.casefold)) or "none"
-        raise UsageError(f"unknown family {family!r}; known families: {known}")
+        raise UsageError(f"unknown family {family!r}; known families: {known}{did_you_mean(family, families.values())}")
     return families[normalize(family)]
-
-
-# Field weights for search: a hit in a name (or an arXiv id) counts more than one in the prose.
-_WEIGHTS = (("name", 10.0), ("title", 4.0), ("authors", 3.0), ("key_ideas", 2.0), ("problem", 1.0),
-            ("solution", 1.0))
-_TOKEN = re.compile(r"\w+")
-
-
-def search_fields(entry) -> tuple[str, ...]:
-    """The casefolded text of each weighted field, in `_WEIGHTS` order."""
-    return (
-        " ".join([entry.name, entry.id, *entry.aliases, entry.arxiv or ""]).casefold(),
-        entry.title.casefold(),
-        " ".join(entry.authors).casefold(),
-        " ".join(entry.key_ideas).casefold(),
-        entry.problem.casefold(),
-        entry.solution.casefold(),
-    )
-
-
-def search_postings(entries) -> dict[str, list[str]]:
-    """token -> [positions, scores, counts]: what search reads on a large knowledge base instead
-    of every entry's text. `positions` lists the entries (by date rank) holding the token,
-    `scores` the token's own score in each (a word matching just this token scores exactly
-    that), `counts` a count per weighted field for words that match several tokens. Kept as
-    space-separated strings: a row decodes to three strings, not thousands of lists."""
-    weights = [w for _, w in _WEIGHTS]
-    postings: dict[str, tuple[list[str], list[str], list[str]]] = {}
-    rendered: dict[tuple[int, ...], tuple[str, str]] = {}  # counts -> (score, counts) as text; few distinct
-    for position, entry in enumerate(entries):
-        counts: dict[str, list[int]] = {}
-        for field, text in enumerate(search_fields(entry)):
-            for token in _TOKEN.findall(text):
-                counts.setdefault(token, [0] * len(_WEIGHTS))[field] += 1
-        where = str(position)
-        for token, per_field in counts.items():
-            key = tuple(per_field)
-            text = rendered.get(key)
-            if text is None:
-                score = sum(w * min(3, n) for w, n in zip(weights, per_field))
-                text = rendered[key] = (repr(score), ",".join(map(str, per_field)))
-            rows = postings.setdefault(token, ([], [], []))
-            rows[0].append(where)
-            rows[1].append(text[0])
-            rows[2].append(text[1])
-    return {token: [" ".join(column) for column in rows] for token, rows in postings.items()}
 
 
 MAX_QUERY_CHARS = 500
@@ -260,3 +238,117 @@ def entries_json(entries: Iterable) -> list[dict]:
 
 def entry_json(entry) -> dict:
     return entry.model_dump(mode="json", exclude_none=True)
+
+
+# --- answers: what the read commands show, each with its JSON shape -----------------------------
+
+
+@dataclass(frozen=True)
+class Card:
+    """`show`'s answer: an entry with its neighbourhood in the lineage."""
+
+    entry: object
+    parents: list  # (entry, relation, note)
+    children: list  # (entry, relation, note)
+    uses: list
+    adopted_by: list
+    influenced: int  # descendants within two generations
+    local_correction: bool  # a file of the user's own replaces the shipped entry
+    path: str
+
+    def to_json(self) -> dict:
+        return {**entry_json(self.entry),
+                "children": [{"id": c.id, "relation": r, "note": n} for c, r, n in self.children],
+                "influenced": self.influenced, "adopted_by": [e.id for e in self.adopted_by],
+                "local_correction": self.local_correction}
+
+
+def card(kb: KnowledgeBase, entry) -> Card:
+    from evollm import graph
+
+    return Card(
+        entry,
+        parents=[(kb.entries[p.id], p.relation, p.note) for p in entry.lineage],
+        children=[(kb.entries[c], link.relation, link.note) for c, link in kb.children(entry.id)],
+        uses=[kb.entries[u] for u in entry.uses],
+        adopted_by=kb.adopters(entry.id),
+        influenced=len(graph.descendants(kb, entry.id, depth=2)),
+        local_correction=entry.id in kb.overridden,
+        path=str(kb.paths[entry.id]),
+    )
+
+
+@dataclass(frozen=True)
+class Hits:
+    """`search`'s answer: (score, entry), best first."""
+
+    text: str
+    ranked: list
+
+    def to_json(self) -> list[dict]:
+        return [{**entry_json(e), "score": round(s, 2)} for s, e in self.ranked]
+
+    @property
+    def entries(self) -> list:
+        return [entry for _, entry in self.ranked]
+
+
+def hits(kb: KnowledgeBase, text: str, limit: int = 20) -> Hits:
+    return Hits(text, search(kb, text, limit))
+
+
+@dataclass(frozen=True)
+class Tallies:
+    """`stats`'s answer: how many entries, and (value, count) rows by year, kind, architecture, family,
+    lab and topic."""
+
+    entries: int
+    counts: dict
+
+    def to_json(self) -> dict:
+        return {"entries": self.entries, **{f"by_{name}": dict(rows) for name, rows in self.counts.items()}}
+
+
+def tallies(entries) -> Tallies:
+    """(value, count) by year, kind, architecture, family, lab and topic.
+
+    Years and kinds keep their natural order; the others run from the most common down.
+    An entry with several labs or topics counts once under each.
+    """
+    from evollm.vocab import KINDS
+
+    entries = list(entries)
+
+    def ranked(counter: Counter) -> list[tuple[str, int]]:
+        return sorted(counter.items(), key=lambda item: (-item[1], item[0].casefold()))
+
+    years = Counter(str(e.year) for e in entries)
+    kinds = Counter(e.kind for e in entries)
+    return Tallies(len(entries), {
+        "year": sorted(years.items()),
+        "kind": [(k, kinds[k]) for k in KINDS if kinds[k]],
+        "architecture": ranked(Counter(e.architecture for e in entries if e.architecture)),
+        "family": ranked(Counter(e.family for e in entries if e.family)),
+        "lab": ranked(Counter(lab for e in entries for lab in dict.fromkeys(e.labs))),
+        "topic": ranked(Counter(t for e in entries for t in dict.fromkeys(e.topics))),
+    })
+
+
+
+def resolve(kb: KnowledgeBase, text: str):
+    """The entry `text` names (id, alias, loose spelling or arXiv id). When none does, NotFound offers
+    the best search matches first (`rotary` -> rope), then the closest spellings (`encc` -> enc)."""
+    from evollm.errors import NotFound
+
+    try:
+        return kb.resolve(text)
+    except NotFound as exc:
+        try:
+            found = [entry.id for _, entry in search(kb, text, 3)]
+        except UsageError:  # not searchable text (punctuation only, too long): the spelling hints stand
+            raise exc from None
+        if not found:
+            raise
+        spelled = kb.close_ids(normalize(text))
+        ids = list(dict.fromkeys(found + spelled))[:3]
+        raise NotFound(f"no entry {text!r}; did you mean {' or '.join(repr(i) for i in ids)}?") from None

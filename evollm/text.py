@@ -47,3 +47,19 @@ def visible(text: str, *, keep_newlines: bool = False) -> str:
         # Tabs are harmless; line feeds are kept. Everything else in the class is escaped.
         return pattern.sub(_escape, text)
     return pattern.sub(lambda m: m.group() if m.group() == "\t" else _escape(m), text)
+
+
+_SAFE_URL = re.compile(r"https?://[^\s<>\"'`\\\x00-\x1f\x7f-\x9f]+", re.IGNORECASE | re.ASCII)
+
+
+def safe_url(url: str | None) -> str | None:
+    """`url` if it is a plain http(s) URL, brackets percent-encoded; None otherwise. The schema
+    already says so, but the export holds to it whatever the data's origin (a cache, a caller)."""
+    if not url or not _SAFE_URL.fullmatch(url):
+        return None
+    return url.replace("(", "%28").replace(")", "%29").replace("[", "%5B").replace("]", "%5D")
+
+
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """'1 entry', '2 entries', '0 mismatches': a number and its noun, in the right number."""
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"

@@ -44,6 +44,7 @@ def cli():
     runner = CliRunner()
 
     def invoke(*args, **kwargs):
+        kwargs.setdefault("catch_exceptions", False)  # a crash fails the test; it is not read as exit 1
         return runner.invoke(app, [str(a) for a in args], **kwargs)
 
     return invoke

@@ -407,7 +407,7 @@ def test_export_to_a_file_never_overwrites_without_force(cli, tmp_path):
     assert "wrote 8 entries as bibtex to" in result.stderr and result.stdout == ""
     target.write_text("mine", encoding="utf-8")
     result = cli("export", "--format", "bibtex", "-o", target, "--data", MINI)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 6, result.output  # ExitCode.FILE_EXISTS (was 1 before issue 20)
     assert "exists; use --force to overwrite it" in result.stderr
     assert target.read_text(encoding="utf-8") == "mine"
     result = cli("export", "--format", "bibtex", "-o", target, "--force", "--data", MINI)
@@ -416,7 +416,7 @@ def test_export_to_a_file_never_overwrites_without_force(cli, tmp_path):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--format", "pdf"], 2, "unknown format 'pdf'; accepted: json, yaml, csv, bibtex, markdown, html"),
+    (["--format", "pdf"], 2, "'pdf' is not one of 'json', 'yaml', 'csv', 'bibtex', 'markdown', 'html'"),
     ([], 2, "give --format; accepted: json"),
     (["-o", "notes.txt"], 2, "give --format (cannot tell from 'notes.txt'); accepted"),
     (["--format", "json", "--year", "20x9"], 2, "invalid year '20x9'"),
@@ -504,8 +504,8 @@ def test_plot_count_stacks_kinds(cli):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["plot", "sizes"], "unknown plot 'sizes'; accepted: params, context, tokens, compute, count"),
-    (["plot", "params", "--height", "3"], "--height must be 10 or more"),
+    (["plot", "sizes"], "'sizes' is not one of 'params', 'context', 'tokens', 'compute', 'count'"),
+    (["plot", "params", "--height", "3"], "Invalid value for '--height'"),
     (["plot", "params", "--family", "nope"], "unknown family 'nope'"),
 ])
 def test_plot_usage_errors(cli, args, message):

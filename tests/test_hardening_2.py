@@ -206,7 +206,7 @@ def test_export_force_refuses_to_replace_a_symlink(cli, tmp_path):
     link = tmp_path / "out.json"
     link.symlink_to(precious)
     result = cli("export", "--format", "json", "-o", link, "--force", "--data", MINI)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 5, result.output  # ExitCode.CANNOT_WRITE (issue 20)
     assert "is a symbolic link; refusing to replace it" in result.stderr
     assert link.is_symlink() and precious.read_text() == "keep me"
 
@@ -215,7 +215,7 @@ def test_export_force_refuses_to_replace_a_device_or_pipe(cli, tmp_path):
     fifo = tmp_path / "pipe.json"
     os.mkfifo(fifo)
     result = cli("export", "--format", "json", "-o", fifo, "--force", "--data", MINI)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 5, result.output  # ExitCode.CANNOT_WRITE (issue 20)
     assert "not a regular file; refusing to replace it" in result.stderr
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 

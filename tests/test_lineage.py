@@ -107,7 +107,7 @@ def test_cli_uses_marks_first_adopter(cli):
     data = json.loads(cli("uses", "rotary", "--data", MINI, "--json").stdout)
     assert [(d["id"], d["first"]) for d in data] == [("dec-2", True), ("hybrid", False)]
     result = cli("uses", "enc", "--data", MINI)
-    assert result.exit_code == 0 and "No entry lists enc" in result.stderr
+    assert result.exit_code == 1 and "No entry lists enc" in result.stderr  # no match: exit 1 (issue 17 §5)
 
 
 def test_cli_learn(cli):

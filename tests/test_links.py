@@ -200,7 +200,7 @@ def test_check_links_network_down(cli, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--concurrency", "0"], "--concurrency must be 1 or more"),
+    (["--concurrency", "0"], "Invalid value for '--concurrency'"),
     (["--timeout", "0"], "--timeout must be more than 0 seconds"),
 ])
 def test_check_links_usage(cli, tmp_path, args, message):

@@ -371,6 +371,6 @@ def relative_error(x: np.ndarray, target: np.ndarray) -> float:
 
 
 if __name__ == "__main__":
-    from evollm.demos.runner import main
+    from evollm.cli.demos import main
 
     main(__spec__.name)

@@ -19,6 +19,10 @@ class DemoSpec:
     typical_seconds: float  # a full run: CPU seconds measured on the project's 2-core machine
     quick_seconds: float  # the same for --quick
 
+    def to_json(self) -> dict:
+        return {"name": self.name, "entry": self.entry, "shows": self.shows, "checks": self.checks,
+                "typical_seconds": self.typical_seconds, "quick_seconds": self.quick_seconds}
+
     @property
     def module(self) -> str:
         """The module under evollm.demos that holds `Config` and `run`."""

@@ -22,9 +22,16 @@ def pin_blas() -> None:
 
 
 def spec_of(name: str) -> DemoSpec:
-    if name not in DEMOS:
-        raise NotFound(f"no demo {name!r}; registered demos: {', '.join(sorted(DEMOS))}")
-    return DEMOS[name]
+    """The demo `name` names, in any case; NotFound with the closest names otherwise (`pp` -> ppo)."""
+    key = name.strip().casefold()
+    if key in DEMOS:
+        return DEMOS[key]
+    import difflib
+
+    close = difflib.get_close_matches(key, list(DEMOS), n=3, cutoff=0.5)
+    close += [d for d in sorted(DEMOS) if d.startswith(key) and d not in close] if key else []
+    hint = f"; did you mean {' or '.join(repr(c) for c in close[:3])}?" if close else ""
+    raise NotFound(f"no demo {name!r}; registered demos: {', '.join(sorted(DEMOS))}{hint}")
 
 
 SEED_RANGE = (0, 2**32 - 1)
@@ -135,17 +142,6 @@ def settings_rows(name: str) -> list[dict]:
                      "quick": _plain(quick.get(f.name, f.default)), "range": accepted_range(f),
                      "meaning": f.metadata.get("meaning", "")})
     return rows
-
-
-def main(module_name: str, argv: list[str] | None = None) -> None:
-    """`python -m evollm.demos.NAME [--quick] [--seed N] [--set k=v] [--json]`: the same as
-    `evollm demo NAME ...`, through the same CLI (error messages, exit codes, rendering)."""
-    import sys
-
-    from evollm.cli import app
-
-    name = module_name.rsplit(".", 1)[-1].replace("_", "-")
-    app(["demo", name, *(sys.argv[1:] if argv is None else argv)])
 
 
 def result_json(spec: DemoSpec, result: Result, seconds: float) -> dict:

@@ -467,6 +467,6 @@ def run(config: Config, progress: Progress | None = None) -> Result:
 
 
 if __name__ == "__main__":
-    from evollm.demos.runner import main
+    from evollm.cli.demos import main
 
     main(__spec__.name)

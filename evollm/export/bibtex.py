@@ -121,7 +121,7 @@ def _author_field(entry) -> str:
 def _url(entry) -> str | None:
     if entry.arxiv:
         return f"https://arxiv.org/abs/{entry.arxiv}"
-    from evollm.export.markdown import safe_url
+    from evollm.text import safe_url
 
     url = safe_url(entry.links.get("paper") or entry.links.get("blog") or next(iter(entry.links.values()), None))
     # A URL is verbatim in biblatex and in \url: only braces (never in a valid one) need care.

@@ -76,24 +76,7 @@ def per_year_by_kind(entries) -> tuple[list[int], dict[str, list[int]]]:
     return years, {k: [counts[(k, y)] for y in years] for k in kinds}
 
 
-def tallies(entries) -> dict[str, list[tuple[str, int]]]:
-    """(value, count) by year, kind, architecture, family, lab and topic.
-
-    Years and kinds keep their natural order; the others run from the most common down.
-    An entry with several labs or topics counts once under each.
-    """
-    entries = list(entries)
-
-    def ranked(counter: Counter) -> list[tuple[str, int]]:
-        return sorted(counter.items(), key=lambda item: (-item[1], item[0].casefold()))
-
-    years = Counter(str(e.year) for e in entries)
-    kinds = Counter(e.kind for e in entries)
-    return {
-        "year": sorted(years.items()),
-        "kind": [(k, kinds[k]) for k in KINDS if kinds[k]],
-        "architecture": ranked(Counter(e.architecture for e in entries if e.architecture)),
-        "family": ranked(Counter(e.family for e in entries if e.family)),
-        "lab": ranked(Counter(lab for e in entries for lab in dict.fromkeys(e.labs))),
-        "topic": ranked(Counter(t for e in entries for t in dict.fromkeys(e.topics))),
-    }
+def count_json(entries) -> list[dict]:
+    """Entries per year and kind: [{"year": 2019, "model": 3, ...}, ...] (what `plot count --json` prints)."""
+    years, by_kind = per_year_by_kind(entries)
+    return [{"year": y, **{k: counts[i] for k, counts in by_kind.items()}} for i, y in enumerate(years)]

@@ -111,7 +111,7 @@ def to_dot(kb, forest: list[TreeNode], title: str) -> str:
         entry = kb.entries[entry_id]
         label = f"{entry.name}\n{entry.date[:7]}" + ("\n…" if entry_id in drawing.cut else "")
         attrs = [f"label={_dot_string(label)}", f"tooltip={_dot_string(entry.title)}"]
-        from evollm.export.markdown import safe_url
+        from evollm.text import safe_url
 
         url = safe_url(entry.links.get("paper") or next(iter(entry.links.values()), None))
         if url:

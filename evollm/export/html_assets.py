@@ -118,11 +118,19 @@ JS = r"""
   var years = Array.prototype.slice.call(document.querySelectorAll("section.year"));
   var jumps = Array.prototype.slice.call(document.querySelectorAll("nav.years a[data-year]"));
 
+  // A word matches where a word of the text starts: "rope" finds RoPE, not "properties".
+  function startsWord(hay, w) {
+    for (var i = hay.indexOf(w); i >= 0; i = hay.indexOf(w, i + 1)) {
+      if (i === 0 || !/[a-z0-9]/.test(hay.charAt(i - 1))) { return true; }
+    }
+    return false;
+  }
+
   function matches(id, words) {
     var hay = text[id] || ["", ""];
     return words.every(function (w) {
       var compact = w.replace(/[^a-z0-9]/g, "");
-      return hay[0].indexOf(w) >= 0 || (compact.length > 0 && hay[1].indexOf(compact) >= 0);
+      return startsWord(hay[0], w) || (compact.length > 0 && startsWord(hay[1], compact));
     });
   }
 

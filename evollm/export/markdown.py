@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from evollm.export.bibtex import paper_of
+from evollm.text import safe_url
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>&|~$])")
 _MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -18,17 +19,6 @@ _MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", 
 def md(text: str) -> str:
     """Text shown literally by CommonMark and GitHub: one line, punctuation that means something escaped."""
     return _SPECIAL.sub(r"\\\1", " ".join(text.split()))
-
-
-_SAFE_URL = re.compile(r"https?://[^\s<>\"'`\\\x00-\x1f\x7f-\x9f]+", re.IGNORECASE | re.ASCII)
-
-
-def safe_url(url: str | None) -> str | None:
-    """`url` if it is a plain http(s) URL, brackets percent-encoded; None otherwise. The schema
-    already says so, but the export holds to it whatever the data's origin (a cache, a caller)."""
-    if not url or not _SAFE_URL.fullmatch(url):
-        return None
-    return url.replace("(", "%28").replace(")", "%29").replace("[", "%5B").replace("]", "%5D")
 
 
 def _link(text: str, url: str | None) -> str:

@@ -78,6 +78,14 @@ def chart(c, width: int = 60) -> Group:
     return Group(title, Text("(no data)", style="dim"))
 
 
+def _shown_path(path: str) -> str:
+    """The demo's file relative to the working folder when it lies below it (a checkout), else whole."""
+    import os
+
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
 def demo_report(spec, result, seconds: float) -> Group:
     parts = [Text(f"{spec.name}: {spec.shows}", style="bold")]
     if result.claim:
@@ -86,7 +94,7 @@ def demo_report(spec, result, seconds: float) -> Group:
         parts.append(Text("Equations:", style="bold"))
         parts += [Text(f"  {line}") for line in result.equations]
     if result.source:
-        parts.append(Text.assemble(("Source: ", "bold"), (result.source, "cyan")))
+        parts.append(Text.assemble(("Source: ", "bold"), (_shown_path(result.source), "cyan")))
     if result.metrics:
         parts.append(metrics_table(result.metrics))
     for c in result.charts:

@@ -33,12 +33,14 @@ def year_tables(entries, eras: dict[int, dict], width: int = 80) -> Styled:
 
 
 def search_hits(entries, width: int = 80) -> Styled:
-    """Date, name and title of each match, best first."""
+    """Date, name, id (what `show` takes) and title of each match, best first."""
     out = Styled()
     name_w = min(28, max(len(e.name) for e in entries))
-    title_w = max(10, width - 10 - 2 - name_w - 2)
+    id_w = max(len(e.id) for e in entries)
+    title_w = max(10, width - 10 - 2 - name_w - 2 - id_w - 2)
     for entry in entries:
         out.add(f"{entry.date:<10}  ", "dim").add(f"{fit(entry.name, name_w):<{name_w}}  ", "bold")
+        out.add(f"{entry.id:<{id_w}}  ", "cyan")
         out.add(fit(entry.title, title_w)).end()
     return out
 

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from evollm.arxiv_ids import parse_arxiv_id  # noqa: F401  (read there; used here and by drafts, compare)
 from evollm.errors import EvollmError, NetworkError, NotFound, UsageError
 
 DEFAULT_ENDPOINT = "https://export.arxiv.org/api/query"
@@ -51,29 +52,6 @@ _ATOM = "{http://www.w3.org/2005/Atom}"
 logging.getLogger("arxiv").addHandler(logging.NullHandler())
 
 # --- ids ----------------------------------------------------------------------------------------
-
-_ID = r"([0-9]{2})([0-9]{2})\.([0-9]{4,5})(?:v[0-9]+)?"  # ASCII digits: \d would take ٢٣٠٥
-_ID_FORMS = (
-    re.compile(rf"(?:arxiv:)?{_ID}", re.IGNORECASE),
-    re.compile(rf"(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/{_ID}(?:\.pdf)?/?(?:[?#].*)?",
-               re.IGNORECASE),
-)
-
-
-def parse_arxiv_id(text: str) -> str:
-    """The bare id (2305.18290) of 2305.18290, 2305.18290v2, arXiv:2305.18290 or an abs/pdf URL."""
-    raw = text.strip()
-    for form in _ID_FORMS:
-        match = form.fullmatch(raw)
-        if match:
-            year, month, number = match.groups()
-            # New-style ids began in 2007-04 with four digits after the dot, five from 2015-01.
-            if 1 <= int(month) <= 12 and (year, month) >= ("07", "04") and len(number) == (4 if year < "15" else 5):
-                return f"{year}{month}.{number}"
-            break
-    raise UsageError(f"{text!r} is not an arXiv id; give one like 2305.18290, 2305.18290v2, "
-                     "arXiv:2305.18290 or https://arxiv.org/abs/2305.18290")
-
 
 def abs_url(arxiv_id: str) -> str:
     return f"https://arxiv.org/abs/{arxiv_id}"
@@ -216,13 +194,18 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def answer_cache_path() -> Path:
+    """Where arXiv's answers are kept between runs."""
+    from evollm.cache import cache_dir
+
+    return cache_dir() / "arxiv.json"
+
+
 class AnswerCache:
     """arXiv's answers by id, each with when it was fetched; `None` records "arXiv has no such paper"."""
 
     def __init__(self, path: Path | None = None):
-        from evollm.cache import cache_dir
-
-        self.path = path or cache_dir() / "arxiv.json"
+        self.path = path or answer_cache_path()
         self.answers: dict[str, dict] = {}
         from evollm.fileio import read_private
 

@@ -142,6 +142,11 @@ class Report:
     fixed_fields: set[tuple[str, str]] = field(default_factory=set)  # (entry id, field) rewritten by --fix
     local_corrections: list[Path] = field(default_factory=list)  # fixes written beside, not over, an entry
 
+    def to_json(self) -> list[dict]:
+        return [{"id": m.entry_id, "arxiv": m.arxiv_id, "field": m.field, "ours": m.ours, "arxiv_value": m.theirs,
+                 "note": m.note, "fixable": m.fixable, "fixed": (m.entry_id, m.field) in self.fixed_fields}
+                for m in self.mismatches]
+
     @property
     def remaining(self) -> list[Mismatch]:
         """The mismatches --fix did not resolve."""

@@ -19,7 +19,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from evollm.errors import EvollmError, UsageError
+from evollm.errors import CannotWrite, EvollmError, UsageError
 from evollm.sources.arxiv import Pacer, Paper, abs_url, endpoint, fetch_paper, parse_arxiv_id
 
 AUTHORS_IN_FULL = 15  # a draft lists every author up to this many,
@@ -209,5 +209,5 @@ def add_from_arxiv(raw_id: str, *, entry_id: str | None = None, data: Path | Non
     except FileExists:
         raise
     except OSError as exc:
-        raise EvollmError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise CannotWrite(f"cannot write {target}: {exc.strerror or exc}") from None
     return target, paper

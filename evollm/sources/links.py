@@ -49,6 +49,10 @@ class Finding:
     where: str  # the field: links.paper, sources[0], ...
     link: LinkState
 
+    def to_json(self) -> dict:
+        return {"id": self.entry_id, "where": self.where, "url": self.link.url, "state": self.link.state,
+                "status": self.link.status, "detail": self.link.detail, "final_url": self.link.final_url}
+
 
 def urls_of(entry) -> list[tuple[str, str]]:
     """(field, URL) for each URL of an entry: its links, then its sources."""

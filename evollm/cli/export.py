@@ -1,35 +1,33 @@
-"""The `export`, `stats` and `plot` commands: parse, call evollm.export, write or print.
-
-Registered on evollm's app by the import at the end of cli.py.
-"""
+"""The export commands: export (formats), plot (terminal charts) and trends (growth rates)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from evollm.cli import (
+from evollm.cli.common import (
     DataOption,
+    ExportFormat,
     FamilyOption,
     JsonOption,
     KindOption,
     LabOption,
+    PlotName,
     TopicOption,
-    _console,
-    _filtered,
-    _is_terminal,
-    _print_json,
-    command,
+    YearOption,
+    commands_of,
+    filtered,
+    group,
+    output as out,
 )
 
-YearOption = Annotated[
-    Optional[str], typer.Option("--year", help="Only entries of this year (2019) or range (2017..2020).")
-]
+app = group()
+command = commands_of(app)
+
+
 _FORMATS = "json, yaml, csv, bibtex, markdown, html"
-_PLOTS = ("params", "context", "tokens", "compute", "count")
 
 
 def _power_tick(value: float) -> str:
@@ -55,7 +53,9 @@ _CHARTS = {
 
 @command()
 def export(
-    fmt: Annotated[Optional[str], typer.Option("--format", help=f"{_FORMATS} (default: from the -o file's suffix).",
+    fmt: Annotated[Optional[ExportFormat], typer.Option("--format", case_sensitive=False,
+                                                        help="default: from the -o file's suffix. (Family trees as Mermaid or "
+                                                             "Graphviz: evollm tree --format mermaid|dot.)",
                                                show_default=False)] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to this file instead of stdout.",
                                                    show_default=False)] = None,
@@ -68,9 +68,10 @@ def export(
     data: DataOption = None,
 ) -> None:
     """Write the entries as JSON, YAML, CSV, BibTeX, Markdown or one static HTML page."""
-    from evollm.errors import EvollmError, NotFound, UsageError
+    from evollm.errors import CannotWrite, NotFound, UsageError
     from evollm.export import EXPORTERS, format_for
 
+    fmt = fmt.value if fmt is not None else None
     if fmt is None:
         fmt = format_for(output) if output is not None else None
         if fmt is None:
@@ -83,20 +84,20 @@ def export(
         raise UsageError(f"{output} is a folder; give a file name, e.g. -o {output / ('evollm.' + fmt)}")
     if output is not None and not output.parent.is_dir():
         raise NotFound(f"no folder {str(output.parent)!r} to write {output.name} in")
-    kb, entries = _filtered(data, year, lab, kind, topic, family)
+    kb, entries = filtered(data, year, lab, kind, topic, family)
     text = EXPORTERS[fmt](entries, kb)
-    err = _console(stderr=True)
+    err = out().console(stderr=True)
     if not entries:
         err.print("warning: no entries match; the export is empty", markup=False)
     if output is None:
-        sys.stdout.write(text)
+        out().write(text)
         return
     from evollm.fileio import write_atomic
 
     try:
         write_atomic(output, text, overwrite=force)
     except OSError as exc:
-        raise EvollmError(f"cannot write {output}: {exc.strerror or exc}") from None
+        raise CannotWrite(f"cannot write {output}: {exc.strerror or exc}") from None
     from evollm.text import visible
 
     err.print(visible(f"wrote {len(entries)} entr{'y' if len(entries) == 1 else 'ies'} as {fmt} to {output}"),
@@ -104,82 +105,48 @@ def export(
 
 
 @command()
-def stats(
-    year: YearOption = None,
-    lab: LabOption = None,
-    kind: KindOption = None,
-    topic: TopicOption = None,
-    family: FamilyOption = None,
-    top: Annotated[int, typer.Option("--top", help="Rows of the lab and topic tables (the most frequent).")] = 12,
-    data: DataOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """How many entries there are by year, kind, architecture, family, lab and topic."""
-    from evollm.errors import UsageError
-    from evollm.export.charts import tallies
-
-    if top < 1:
-        raise UsageError(f"--top must be 1 or more, got {top}")
-    _, entries = _filtered(data, year, lab, kind, topic, family)
-    counts = tallies(entries)
-    if as_json:
-        _print_json({"entries": len(entries), **{f"by_{name}": dict(rows) for name, rows in counts.items()}})
-        return
-    from evollm.render.stats import stats_view
-
-    console = _console()
-    console.print(stats_view(len(entries), counts, top=top, width=console.width))
-
-
-@command()
 def plot(
-    what: Annotated[str, typer.Argument(metavar="WHAT", help="params, context, tokens or compute over time (log scale), or count (entries per year).")],
+    what: Annotated[PlotName, typer.Argument(metavar="WHAT", case_sensitive=False, help="params, context, tokens or compute over time (log scale), or count (entries per year).")],
     year: YearOption = None,
     lab: LabOption = None,
     kind: KindOption = None,
     topic: TopicOption = None,
     family: FamilyOption = None,
-    height: Annotated[Optional[int], typer.Option("--height", help="Rows of the chart (default: fits the terminal).",
+    height: Annotated[Optional[int], typer.Option("--height", min=10, help="Rows of the chart (default: fits the terminal).",
                                                   show_default=False)] = None,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Charts in the terminal: parameters, context, training tokens or compute over time, or entries per year."""
-    from evollm.errors import UsageError
     from evollm.export import charts
 
-    if what not in _PLOTS:
-        raise UsageError(f"unknown plot {what!r}; accepted: {', '.join(_PLOTS)}")
-    if height is not None and height < 10:
-        raise UsageError(f"--height must be 10 or more, got {height}")
-    _, entries = _filtered(data, year, lab, kind, topic, family)
+    what = what.value
+    _, entries = filtered(data, year, lab, kind, topic, family)
     if what == "count":
         if as_json:
-            years, by_kind = charts.per_year_by_kind(entries)
-            _print_json([{"year": y, **{k: counts[i] for k, counts in by_kind.items()}} for i, y in enumerate(years)])
+            out().json(charts.count_json(entries))
             return
     else:
         field, title, tick = _CHARTS[what]
         points = charts.param_points(entries) if what == "params" else charts.measure_points(entries, field)
         if as_json:
-            _print_json(charts.points_json(points, value_key="total" if what == "params" else "value"))
+            out().json(charts.points_json(points, value_key="total" if what == "params" else "value"))
             return
     from evollm.export import plots
 
-    console = _console()
-    colour = console.is_terminal and not console.no_color
-    width = max(40, console.width)
-    rows = height or max(16, min(40, console.height - 4))
+    colour = out().colour
+    width = max(40, out().width)
+    rows = height or max(16, min(40, out().height - 4))
     if what != "count":
         chart, shown, named = plots.params_chart(points, width=width, height=rows, colour=colour, title=title,
                                                  tick=tick)
-        sys.stdout.write(chart)
+        out().write(chart)
         if shown < named:
-            _console(stderr=True).print(
+            out().console(stderr=True).print(
                 f"{shown} of {named} names fit on the chart; narrow it with --family, --lab or --year",
                 markup=False, style="dim")
     else:
-        sys.stdout.write(plots.count_chart(entries, width=width, height=rows, colour=colour))
+        out().write(plots.count_chart(entries, width=width, height=rows, colour=colour))
 
 
 @command()
@@ -197,17 +164,17 @@ def trends(
     from evollm.trends import trends as fit_trends
 
     years = None if since is None and until is None else f"{since or FIRST_YEAR}..{until or _this_year()}"
-    _, entries = _filtered(data, years, None, kind, None, None)
+    _, entries = filtered(data, years, None, kind, None, None)
     view = fit_trends(entries, since=since, until=until, kind=kind, frontier=frontier, seed=seed)
     if as_json:
-        _print_json(view.to_json())
+        out().json(view.to_json())
         return
     from evollm.render.trends import trends_table, trends_tsv
 
-    if _is_terminal():
-        _console().print(trends_table(view))
+    if out().terminal:
+        out().console().print(trends_table(view))
     else:
-        sys.stdout.write(trends_tsv(view))
+        out().write(trends_tsv(view))
 
 
 def _this_year() -> int:

@@ -1,6 +1,6 @@
 """The commands that reach the network: `add --arxiv` and `check arxiv|links`.
 
-Like cli.py: parse, call one function of `evollm.sources`, render. `arxiv`, `requests` and `httpx`
+Like every command module: parse, call one function of `evollm.sources`, render. `arxiv`, `requests` and `httpx`
 are imported only when these commands run (the read commands never pay for them).
 """
 
@@ -12,8 +12,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from evollm.cli import DataOption, JsonOption, _console, _guard, _load, _print_json, app, command
+from evollm.cli.common import DataOption, JsonOption, commands_of, fail, group, load, output, resolve
 
+app = group()
+command = commands_of(app)
 check_app = typer.Typer(
     name="check",
     help="Check the knowledge base against arXiv, and its links against the web.",
@@ -22,11 +24,7 @@ check_app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(check_app, name="check")
-
-
-def check_command(*args, **kwargs):
-    """`check_app.command` with evollm's error boundary."""
-    return lambda func: check_app.command(*args, **kwargs)(_guard(func))
+check_command = commands_of(check_app)
 
 
 @contextmanager
@@ -37,7 +35,7 @@ def _progress(description: str):
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = _console(stderr=True)
+    console = output().console(stderr=True)
     if not console.is_terminal:  # not even a disabled bar: some rich versions leave a blank line
         yield lambda done, total: None
         return
@@ -76,8 +74,8 @@ def add(
     from evollm.text import visible
 
     path, paper = drafts.add_from_arxiv(arxiv_id, entry_id=entry_id, data=data, kind=kind, force=force)
-    print(visible(str(path)))
-    err = _console(stderr=True)
+    output().write(visible(str(path)) + "\n")
+    err = output().console(stderr=True)
     err.print(visible(f"Drafted {paper.title!r} ({paper.arxiv_id}) as {path.stem}."), markup=False, soft_wrap=True)
     err.print("Next: write problem and solution, replace the labs placeholder, delete `status: draft`; "
               "then run evollm validate.", markup=False, soft_wrap=True)
@@ -103,11 +101,11 @@ def check_arxiv(
     """
     from evollm.sources import compare
 
-    from evollm.text import visible
+    from evollm.text import counted, visible
 
-    kb = _load(data)
+    kb = load(data, need_entries=False)
     entries = compare.select_entries(kb, ids or [])
-    err = _console(stderr=True)
+    err = output().console(stderr=True)
     if not entries:
         err.print("No entry has an arXiv id.", markup=False)
         return
@@ -117,29 +115,29 @@ def check_arxiv(
         compare.apply_fixes(kb, report, data)
     remaining = report.remaining
     if as_json:
-        _print_json([{"id": m.entry_id, "arxiv": m.arxiv_id, "field": m.field, "ours": m.ours, "arxiv_value": m.theirs,
-                      "note": m.note, "fixable": m.fixable, "fixed": (m.entry_id, m.field) in report.fixed_fields}
-                     for m in report.mismatches])
+        output().json(report)
     else:
         for _, diff, _ in report.fixed:
-            print(visible(diff, keep_newlines=True), end="")
+            output().write(visible(diff, keep_newlines=True))
         if remaining:
             from evollm.render.sources import mismatch_table
 
-            _console().print(mismatch_table(remaining))
+            output().console().print(mismatch_table(remaining))
     answers = report.answers
     source = f"{answers.requests} request{'s' if answers.requests != 1 else ''}"
     if answers.cached:
         source += f", {answers.cached} answer{'s' if answers.cached != 1 else ''} from the cache"
     if report.fixed:
-        err.print(f"Fixed {len(report.fixed_fields)} field(s) in {len(report.fixed)} file(s).", markup=False)
+        err.print(f"Fixed {counted(len(report.fixed_fields), 'field')} in {counted(len(report.fixed), 'file')}.",
+                  markup=False)
         if report.local_corrections:
             err.print(visible(f"{len(report.local_corrections)} of them written as local corrections in "
                               f"{report.local_corrections[0].parent} (the entries they correct were left as they are)."),
                       markup=False, soft_wrap=True)
     entries_off = len({m.entry_id for m in remaining})
-    err.print(f"{len(entries)} entries checked against arXiv ({source}): "
-              + (f"{len(remaining)} mismatch(es) in {entries_off} entries." if remaining else "no mismatch."),
+    err.print(f"{counted(len(entries), 'entry', 'entries')} checked against arXiv ({source}): "
+              + (f"{counted(len(remaining), 'mismatch', 'mismatches')} in {counted(entries_off, 'entry', 'entries')}."
+                 if remaining else "no mismatch."),
               markup=False, soft_wrap=True)
     if answers.cached:
         err.print(f"The oldest cached answer was fetched {answers.oldest}; --refresh asks arXiv again.",
@@ -147,7 +145,7 @@ def check_arxiv(
     if remaining:
         if not fix and any(m.fixable for m in remaining):
             err.print("evollm check arxiv --fix rewrites titles and authors.", markup=False)
-        raise typer.Exit(1)
+        raise fail()
 
 
 # --- check links ------------------------------------------------------------------------------
@@ -157,7 +155,7 @@ def check_arxiv(
 def check_links(
     ids: Annotated[Optional[list[str]], typer.Argument(
         metavar="IDS", help="Only these entries; default: all.", show_default=False)] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", help="At most this many requests at once.")] = 8,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="At most this many requests at once.")] = 8,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds for each request in all (connecting and the answer).")] = 10.0,
     data: DataOption = None,
     as_json: JsonOption = False,
@@ -166,27 +164,23 @@ def check_links(
     from evollm.errors import UsageError
     from evollm.sources import links
 
-    if concurrency < 1:
-        raise UsageError(f"--concurrency must be 1 or more, got {concurrency}")
     if not timeout > 0:
         raise UsageError(f"--timeout must be more than 0 seconds, got {timeout}")
-    kb = _load(data)
-    entries = [kb.resolve(i) for i in dict.fromkeys(ids)] if ids else list(kb)
+    kb = load(data, need_entries=False)
+    entries = [resolve(kb, i) for i in dict.fromkeys(ids)] if ids else list(kb)
     with _progress("checking links") as progress:
         findings = links.check_entries(entries, concurrency=concurrency, timeout=timeout, progress=progress)
     if as_json:
-        _print_json([{"id": f.entry_id, "where": f.where, "url": f.link.url, "state": f.link.state,
-                      "status": f.link.status, "detail": f.link.detail, "final_url": f.link.final_url}
-                     for f in findings])
+        output().json([finding.to_json() for finding in findings])
     problems = [f for f in findings if f.link.state != "ok"]
     if problems and not as_json:
         from evollm.render.sources import links_table
 
-        _console().print(links_table(problems))
+        output().console().print(links_table(problems))
     counts = {state: sum(f.link.state == state for f in findings) for state in ("dead", "redirected", "blocked")}
     distinct = len({f.link.url for f in findings})
-    _console(stderr=True).print(
+    output().console(stderr=True).print(
         f"{distinct} links of {len(entries)} entries checked: "
         + ", ".join(f"{n} {state}" for state, n in counts.items()) + ".", markup=False, soft_wrap=True)
     if counts["dead"]:
-        raise typer.Exit(1)
+        raise fail()
